@@ -1,0 +1,31 @@
+"""The Flask side of 双拥助手: the only package that imports flask."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.logs import configure_logging
+from bot.runtime import EXTENSION, Runtime
+from config import Settings
+from handlers.router import Route
+from models.encrypted import configure_data_key
+
+
+def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | None = None) -> Flask:
+    """App factory. Tests pass their own settings (and may pass their own route table)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, json_lines=not settings.development)
+    configure_data_key(settings.data_encryption_key)
+
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.webhook_max_body_bytes,
+    )
+    app.extensions[EXTENSION] = Runtime.build(settings, routes)
+
+    from bot import health, webhook
+
+    app.register_blueprint(webhook.blueprint)
+    app.register_blueprint(health.blueprint)
+    return app

@@ -1,0 +1,98 @@
+"""`python -m bot …`: Flask's click CLI with the commands deployments rely on."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from config import ConfigError, Settings
+
+log = logging.getLogger("bot.cli")
+
+
+def _create_app():
+    from bot import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    name="bot",
+    create_app=_create_app,
+    add_version_option=False,
+    help="双拥助手 — WeChat assistant for 双拥工作. Configuration comes from the environment and .env.",
+)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the production server (gunicorn). Upgrades a SQLite database first."""
+    from bot.server import run_gunicorn
+
+    settings = Settings.from_env()
+    _prepare_database(settings)
+    click.echo(f"双拥助手 serving on http://{host}:{port}  (webhook /wechat, health /healthz)", err=True)
+    run_gunicorn(settings, host=host, port=port, workers=workers, threads=threads)
+
+
+def _prepare_database(settings: Settings) -> None:
+    from models.database import make_engine
+    from models.schema import current_revision, head_revision, upgrade
+
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:
+        raise ConfigError(f"DATABASE_URL: cannot connect to the database ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+    if revision != head_revision():
+        raise ConfigError(
+            f"the database schema is at {revision or 'nothing'}, not {head_revision()}: "
+            "run `python -m bot db upgrade` first"
+        )
+
+
+@cli.group("db")
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the schema in DATABASE_URL."""
+    from models.schema import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    from models.schema import check
+
+    check(Settings.from_env().database_url)
+    click.echo("models and migrations agree")
+
+
+@cli.command("prune")
+@with_appcontext
+def prune() -> None:
+    """Delete expired dedupe records (the webhook also does this now and then)."""
+    from bot.runtime import runtime
+    from models import utcnow
+
+    removed = runtime().dedupe.prune(utcnow())
+    click.echo(f"removed {removed} expired inbound records")

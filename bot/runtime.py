@@ -1,0 +1,69 @@
+"""What one app instance holds: settings, database, dedupe store, routes, a thread pool.
+
+Built once per process by `create_app`; nothing here is per-user state.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.wechat import MessageCrypto
+from config import Settings
+from handlers.router import ROUTES, Route
+from models.database import make_engine, make_session_factory
+from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe
+
+EXTENSION = "shuangyong"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    dedupe: DedupeStore
+    redis: object | None
+    crypto: MessageCrypto | None
+    routes: tuple[Route, ...]
+    handlers_pool: ThreadPoolExecutor
+
+    @classmethod
+    def build(cls, settings: Settings, routes: tuple[Route, ...] | None = None) -> "Runtime":
+        engine = make_engine(settings.database_url)
+        sessions = make_session_factory(engine)
+        ttl = timedelta(seconds=settings.dedupe_ttl_seconds)
+        redis_client = None
+        if settings.redis_url:
+            import redis
+
+            redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+            dedupe: DedupeStore = RedisDedupe(redis_client, ttl)
+        else:
+            dedupe = DatabaseDedupe(sessions, ttl)
+        crypto = None
+        if settings.safe_mode:
+            crypto = MessageCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            dedupe=dedupe,
+            redis=redis_client,
+            crypto=crypto,
+            routes=routes or ROUTES,
+            handlers_pool=ThreadPoolExecutor(max_workers=16, thread_name_prefix="handler"),
+        )
+
+    def close(self) -> None:
+        self.handlers_pool.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[EXTENSION]

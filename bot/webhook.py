@@ -1,0 +1,190 @@
+"""/wechat: signature → decrypt → parse → dedupe → handlers → reply.
+
+GET answers WeChat's URL verification. POST carries messages and events in
+plaintext, compatible or safe (AES) mode. Whatever arrives, the answer is
+immediate: bad input is refused with a status code and leaves no trace but one
+log line; a slow handler is answered with "success" and its reply is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bot.logs import openid_hash
+from bot.runtime import Runtime, runtime
+from bot.wechat import Rejected, check_request_signature, parse_incoming, render_text_reply
+from handlers import texts
+from handlers.message import Context, Incoming
+from handlers.router import dispatch
+from models import utcnow
+from services.inbound_dedupe import Claim, dedupe_key
+from services.outbox import enqueue_late_reply
+
+blueprint = Blueprint("webhook", __name__)
+log = logging.getLogger(__name__)
+
+SUCCESS = "success"  # WeChat's "received, no reply": never retried, never shown
+PRUNE_PROBABILITY = 0.002
+
+
+@blueprint.get("/wechat")
+def verify_url():
+    rt = runtime()
+    try:
+        check_request_signature(
+            rt.settings.wechat_token, request.args, time.time(), rt.settings.webhook_timestamp_tolerance
+        )
+    except Rejected as rejected:
+        return _refuse(rejected)
+    echostr = request.args.get("echostr", "")
+    log.info("webhook: url verified")
+    return Response(echostr, content_type="text/plain; charset=utf-8")
+
+
+@blueprint.post("/wechat")
+def receive():
+    rt = runtime()
+    started = time.monotonic()
+    try:
+        incoming = _read_message(rt)
+    except Rejected as rejected:
+        return _refuse(rejected)
+
+    key = dedupe_key(incoming.openid, incoming.msg_id, incoming.create_time, incoming.event, incoming.event_key)
+    log_fields = {
+        "openid_hash": openid_hash(rt.settings.secret_key, incoming.openid),
+        "msg_id": incoming.msg_id,
+        "msg_type": incoming.msg_type,
+        "event": incoming.event,
+    }
+    remaining = max(0.0, rt.settings.webhook_reply_deadline - (time.monotonic() - started))
+    if rt.dedupe.claim(Claim(key, incoming.msg_type, incoming.event), utcnow()):
+        text, outcome = _ReplyJob(rt, incoming, key, log_fields).reply_within(remaining)
+    else:
+        text, outcome = rt.dedupe.stored_reply(key, timeout=remaining), "retry"
+    log.info(
+        "webhook: %s",
+        outcome,
+        extra={**log_fields, "ms": round((time.monotonic() - started) * 1000, 1)},
+    )
+    return _respond(rt, incoming, text)
+
+
+def _read_message(rt: Runtime) -> Incoming:
+    settings = rt.settings
+    if (request.content_length or 0) > settings.webhook_max_body_bytes:
+        raise Rejected(413, "body too large")
+    check_request_signature(settings.wechat_token, request.args, time.time(), settings.webhook_timestamp_tolerance)
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise Rejected(413, "body too large") from None
+    if not body:
+        raise Rejected(400, "empty body")
+
+    if request.args.get("encrypt_type", "raw").lower() == "aes":
+        if rt.crypto is None:
+            raise Rejected(400, "encrypted message but no WECHAT_ENCODING_AES_KEY configured")
+        xml = rt.crypto.decrypt(
+            body, request.args.get("msg_signature"), request.args["timestamp"], request.args["nonce"]
+        )
+    elif rt.crypto is not None:
+        # In safe mode the body must be encrypted: a plaintext body is covered by no signature.
+        raise Rejected(400, "plaintext message while safe mode is configured")
+    else:
+        try:
+            xml = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejected(400, "body is not UTF-8") from None
+    return parse_incoming(xml)
+
+
+class _ReplyJob:
+    """Runs the handlers in a pool thread so the request can give up waiting at the deadline.
+
+    If the deadline passes first, WeChat gets "success" and the reply, when it
+    comes, is queued in the outbox as a customer-service message. A lock decides
+    which of the two happened, so the reply is delivered exactly one way.
+    """
+
+    def __init__(self, rt: Runtime, incoming: Incoming, key: str, log_fields: dict):
+        self.rt, self.incoming, self.key, self.log_fields = rt, incoming, key, log_fields
+        self._lock = threading.Lock()
+        self._answered_inline = False
+        self._abandoned = False
+
+    def reply_within(self, timeout: float) -> tuple[str | None, str]:
+        future = self.rt.handlers_pool.submit(self._run)
+        try:
+            return future.result(timeout=timeout), "handled"
+        except FutureTimeout:
+            with self._lock:
+                if not self._answered_inline:
+                    self._abandoned = True
+                    return None, "deadline passed, reply queued"
+            return future.result(), "handled"
+        except Exception:
+            return texts.BUSY, "handler failed"
+
+    def _run(self) -> str | None:
+        try:
+            reply = self._handle()
+        except Exception:
+            log.exception("webhook: handler raised", extra=self.log_fields)
+            self.rt.dedupe.release(self.key)
+            reply = texts.BUSY
+            if not self._decide_late():
+                raise
+        else:
+            if not self._decide_late():
+                return reply
+        if reply:
+            self._queue_late_reply(reply)
+        return reply
+
+    def _handle(self) -> str | None:
+        rt = self.rt
+        with rt.sessions() as session:
+            reply = dispatch(Context(self.incoming, session, utcnow()), rt.routes)
+            rt.dedupe.complete(self.key, reply, session)
+            session.commit()
+        if random.random() < PRUNE_PROBABILITY:
+            rt.dedupe.prune(utcnow())
+        return reply
+
+    def _decide_late(self) -> bool:
+        with self._lock:
+            if self._abandoned:
+                return True
+            self._answered_inline = True
+            return False
+
+    def _queue_late_reply(self, reply: str) -> None:
+        try:
+            with self.rt.sessions.begin() as session:
+                enqueue_late_reply(session, self.incoming.openid, reply, self.key)
+        except Exception:
+            log.exception("webhook: could not queue a late reply", extra=self.log_fields)
+
+
+def _respond(rt: Runtime, incoming: Incoming, text: str | None) -> Response:
+    if not text:
+        return Response(SUCCESS, content_type="text/plain; charset=utf-8")
+    now = int(time.time())
+    xml = render_text_reply(incoming, text, now)
+    if request.args.get("encrypt_type", "raw").lower() == "aes" and rt.crypto is not None:
+        xml = rt.crypto.encrypt(xml, nonce=request.args["nonce"], timestamp=str(now))
+    return Response(xml, content_type="application/xml; charset=utf-8")
+
+
+def _refuse(rejected: Rejected) -> Response:
+    log.warning("webhook: refused", extra={"status": rejected.status, "reason": rejected.reason})
+    message = {400: "bad request", 403: "forbidden", 413: "payload too large"}.get(rejected.status, "refused")
+    return Response(message, status=rejected.status, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,293 @@
+"""Settings read from the environment (and a `.env` file); tests build their own.
+
+Every variable is validated once, at start-up. A bad value raises `ConfigError`
+with one line naming the variable, so the operator never meets a traceback
+inside a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+REAL_WECHAT_API = "https://api.weixin.qq.com"
+
+# Secrets generated on first start when the operator has not set them, so the
+# demo runs on embedded defaults without a known key ever living in the repo.
+GENERATED_SECRETS_FILE = "generated-secrets.env"
+GENERATED_SECRET_NAMES = ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "WECHAT_TOKEN")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    data_encryption_key: str
+    wechat_token: str
+    redis_url: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_encoding_aes_key: str | None = None
+    wechat_api_base_url: str = REAL_WECHAT_API
+    wechat_sandbox: bool = False
+    app_env: str = "production"
+    log_level: str = "INFO"
+    instance_dir: Path = DEFAULT_INSTANCE_DIR
+    # Webhook guards.
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_timestamp_tolerance: int = 300
+    webhook_reply_deadline: float = 4.0
+    dedupe_ttl_seconds: int = 86400
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def safe_mode(self) -> bool:
+        """An EncodingAESKey means WeChat talks to us encrypted (安全/兼容 mode)."""
+        return bool(self.wechat_encoding_aes_key)
+
+    @property
+    def sandbox(self) -> bool:
+        """No AppID (the demo) or an explicit switch: nothing reaches the real WeChat."""
+        return self.wechat_sandbox or not self.wechat_app_id
+
+    @property
+    def development(self) -> bool:
+        return self.app_env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: str | Path | None = PROJECT_ROOT / ".env",
+    ) -> "Settings":
+        """Read settings: the process environment wins over the `.env` file."""
+        values: dict[str, str] = {}
+        if env_file and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return _parse(values)
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    instance_dir = Path(get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR)
+    generated = _generated_secrets(instance_dir, env)
+
+    app_id = get("WECHAT_APP_ID")
+    aes_key = get("WECHAT_ENCODING_AES_KEY")
+    if aes_key is not None and not app_id:
+        raise ConfigError(
+            "WECHAT_APP_ID is required when WECHAT_ENCODING_AES_KEY is set "
+            "(safe mode checks the AppID inside every message)"
+        )
+    return Settings(
+        database_url=_database_url(get("DATABASE_URL"), instance_dir),
+        redis_url=_redis_url(get("REDIS_URL")),
+        secret_key=_secret_key(get("SECRET_KEY") or generated["SECRET_KEY"]),
+        data_encryption_key=_fernet_key(
+            get("DATA_ENCRYPTION_KEY") or generated["DATA_ENCRYPTION_KEY"]
+        ),
+        wechat_token=_wechat_token(get("WECHAT_TOKEN") or generated["WECHAT_TOKEN"]),
+        wechat_app_id=_app_id(app_id),
+        wechat_app_secret=get("WECHAT_APP_SECRET"),
+        wechat_encoding_aes_key=_aes_key(aes_key),
+        wechat_api_base_url=_http_url("WECHAT_API_BASE_URL", get("WECHAT_API_BASE_URL"))
+        or REAL_WECHAT_API,
+        wechat_sandbox=_flag("WECHAT_SANDBOX", get("WECHAT_SANDBOX")),
+        app_env=_choice("APP_ENV", get("APP_ENV") or "production", ("production", "development")),
+        log_level=_choice(
+            "LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), ("DEBUG", "INFO", "WARNING", "ERROR")
+        ),
+        instance_dir=instance_dir,
+        webhook_max_body_bytes=_positive_int(
+            "WEBHOOK_MAX_BODY_BYTES", get("WEBHOOK_MAX_BODY_BYTES"), 1024 * 1024
+        ),
+        webhook_timestamp_tolerance=_positive_int(
+            "WEBHOOK_TIMESTAMP_TOLERANCE", get("WEBHOOK_TIMESTAMP_TOLERANCE"), 300
+        ),
+        webhook_reply_deadline=_positive_float(
+            "WEBHOOK_REPLY_DEADLINE", get("WEBHOOK_REPLY_DEADLINE"), 4.0, maximum=4.5
+        ),
+        dedupe_ttl_seconds=_positive_int("DEDUPE_TTL_SECONDS", get("DEDUPE_TTL_SECONDS"), 86400),
+    )
+
+
+# --- generated secrets -------------------------------------------------------
+
+
+def _generated_secrets(instance_dir: Path, env: Mapping[str, str]) -> dict[str, str | None]:
+    """Secrets the operator left unset, created once and shared by every process."""
+    missing = [name for name in GENERATED_SECRET_NAMES if not (env.get(name) or "").strip()]
+    if not missing:
+        return {name: None for name in GENERATED_SECRET_NAMES}
+    path = instance_dir / GENERATED_SECRETS_FILE
+    if not path.exists():
+        _write_generated_secrets(path)
+    stored = dotenv_values(path)
+    return {name: stored.get(name) for name in GENERATED_SECRET_NAMES}
+
+
+def _write_generated_secrets(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = (
+        "# Generated on first start because these were not set. Keep this file private.\n"
+        f"SECRET_KEY={secrets.token_urlsafe(32)}\n"
+        f"DATA_ENCRYPTION_KEY={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}\n"
+        f"WECHAT_TOKEN={secrets.token_hex(16)}\n"
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    try:
+        os.link(tmp, path)  # atomic and never overwrites: the first process wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- validators: each returns the clean value or raises ConfigError ----------
+
+
+def _database_url(value: str | None, instance_dir: Path) -> str:
+    if value is None:
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        return URL.create("sqlite", database=str(instance_dir / "shuangyong.db")).render_as_string()
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL is not a valid database URL "
+            "(examples: sqlite:///instance/shuangyong.db, postgresql://user@host/db)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "postgresql" and url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend == "postgres":
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, not {backend}://")
+    return url.render_as_string(hide_password=False)
+
+
+def _redis_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if urlparse(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    return value
+
+
+def _secret_key(value: str | None) -> str:
+    if not value or len(value) < 16:
+        raise ConfigError("SECRET_KEY must be at least 16 characters long")
+    return value
+
+
+def _fernet_key(value: str | None) -> str:
+    try:
+        raw = base64.urlsafe_b64decode((value or "").encode())
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(
+            "DATA_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters); "
+            'create one with: python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+        )
+    return value  # type: ignore[return-value]
+
+
+def _wechat_token(value: str | None) -> str:
+    if not value or not re.fullmatch(r"[A-Za-z0-9]{3,32}", value):
+        raise ConfigError("WECHAT_TOKEN must be 3 to 32 letters or digits, as in the WeChat console")
+    return value
+
+
+def _app_id(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"wx[0-9a-f]{16}", value):
+        raise ConfigError('WECHAT_APP_ID must look like "wx" followed by 16 hex digits')
+    return value
+
+
+def _aes_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]{43}", value):
+        raise ConfigError(
+            f"WECHAT_ENCODING_AES_KEY must be exactly 43 letters or digits (got {len(value)} characters)"
+        )
+    return value
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of: {', '.join(allowed)}")
+    return value
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{name} must be a positive whole number")
+    return int(value)
+
+
+def _positive_float(name: str, value: str | None, default: float, maximum: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= maximum:
+        raise ConfigError(f"{name} must be a number of seconds between 0 and {maximum}")
+    return number

@@ -1,0 +1,1 @@
+"""Chat logic, free of Flask: an inbound message in, a reply text (or nothing) out."""

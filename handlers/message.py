@@ -1,0 +1,39 @@
+"""What the handlers see of an inbound WeChat message, independent of wechatpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Incoming:
+    openid: str
+    account: str  # the official account's original id (gh_...)
+    msg_type: str  # text, image, voice, video, shortvideo, location, link, event, unknown
+    create_time: int
+    msg_id: int | None = None  # None for events
+    event: str | None = None  # lower case: subscribe, unsubscribe, click, scan, ...
+    event_key: str | None = None
+    content: str | None = None  # text messages only
+    fields: dict[str, Any] = field(default_factory=dict)  # everything else, as parsed
+
+    @property
+    def is_event(self) -> bool:
+        return self.msg_type == "event"
+
+    @property
+    def text(self) -> str:
+        return (self.content or "").strip()
+
+
+@dataclass
+class Context:
+    """One message being handled: the message, a database session and the clock."""
+
+    message: Incoming
+    session: Session
+    now: datetime

@@ -1,0 +1,58 @@
+"""The outbox: everything the service says on its own, written in the same
+transaction as the change it reports, and delivered later by a worker."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+from models.encrypted import EncryptedJSON
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Channel(enum.StrEnum):
+    CUSTOMER_SERVICE = "customer_service"
+    TEMPLATE = "template"
+    SUBSCRIPTION = "subscription"
+    MASS = "mass"
+    SANDBOX = "sandbox"
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    recipient: Mapped[str] = mapped_column(String(64))  # an openid, a tag id or "all"
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    payload: Mapped[Any] = mapped_column(EncryptedJSON())
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_errcode: Mapped[int | None]
+    last_errmsg: Mapped[str | None] = mapped_column(Text)
+    wechat_msgid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)

@@ -1,0 +1,153 @@
+"""Process each WeChat message once, however often WeChat retries it.
+
+A message is *claimed* before any work is done: the claim is a unique row in the
+database (or a Redis `SET NX` when REDIS_URL is set), committed at once so every
+worker process sees it. A retry of a claimed message waits briefly for the
+stored reply and gets that (or "success" when it is not ready in time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import InboundMessage, InboundStatus
+from models.encrypted import decrypt_text, encrypt_text
+
+POLL_SECONDS = 0.05
+NO_REPLY = ""  # a stored reply of "" means: answer "success"
+
+
+def dedupe_key(openid: str, msg_id: int | None, create_time: int, event: str | None, event_key: str | None) -> str:
+    """sender + MsgId for messages; sender + CreateTime + Event + EventKey for events.
+
+    Hashed so the store never holds the openid itself.
+    """
+    if msg_id:
+        raw = f"msg|{openid}|{msg_id}"
+    else:
+        raw = f"event|{openid}|{create_time}|{event or ''}|{event_key or ''}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    msg_type: str
+    event: str | None
+
+
+class DedupeStore(Protocol):
+    def claim(self, claim: Claim, now: datetime) -> bool: ...
+
+    def complete(self, key: str, reply: str | None, session: Session) -> None: ...
+
+    def release(self, key: str) -> None: ...
+
+    def stored_reply(self, key: str, timeout: float) -> str | None: ...
+
+    def prune(self, now: datetime) -> int: ...
+
+
+class DatabaseDedupe:
+    """Claims as rows of `inbound_message`; the unique key holds across processes."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl: timedelta):
+        self._sessions = sessions
+        self._ttl = ttl
+
+    def claim(self, claim: Claim, now: datetime) -> bool:
+        with self._sessions() as session:
+            session.add(
+                InboundMessage(
+                    dedupe_key=claim.key,
+                    msg_type=claim.msg_type,
+                    event=claim.event,
+                    status=InboundStatus.PROCESSING,
+                    received_at=now,
+                    expires_at=now + self._ttl,
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        return True
+
+    def complete(self, key: str, reply: str | None, session: Session) -> None:
+        # Part of the handler's own transaction: the reply is stored exactly when
+        # the handler's changes are.
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.dedupe_key == key)
+            .values(status=InboundStatus.DONE, reply=reply if reply is not None else NO_REPLY)
+        )
+
+    def release(self, key: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(InboundMessage).where(InboundMessage.dedupe_key == key))
+
+    def stored_reply(self, key: str, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._sessions() as session:
+                row = session.execute(
+                    select(InboundMessage.status, InboundMessage.reply).where(InboundMessage.dedupe_key == key)
+                ).one_or_none()
+            if row is not None and row.status == InboundStatus.DONE:
+                return row.reply
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
+    def prune(self, now: datetime) -> int:
+        with self._sessions.begin() as session:
+            result = session.execute(delete(InboundMessage).where(InboundMessage.expires_at < now))
+        return result.rowcount or 0
+
+
+class RedisDedupe:
+    """Claims as Redis keys with a TTL: `SET NX` is atomic across processes and hosts."""
+
+    PROCESSING = "\x00processing"
+
+    def __init__(self, redis, ttl: timedelta, prefix: str = "shuangyong:inbound:"):
+        self._redis = redis
+        self._ttl = ttl
+        self._prefix = prefix
+
+    def _name(self, key: str) -> str:
+        return self._prefix + key
+
+    def claim(self, claim: Claim, now: datetime) -> bool:
+        return bool(self._redis.set(self._name(claim.key), self.PROCESSING, nx=True, ex=self._ttl))
+
+    def complete(self, key: str, reply: str | None, session: Session) -> None:
+        value = encrypt_text(reply) if reply else NO_REPLY
+        self._redis.set(self._name(key), value, ex=self._ttl)
+
+    def release(self, key: str) -> None:
+        self._redis.delete(self._name(key))
+
+    def stored_reply(self, key: str, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self._redis.get(self._name(key))
+            if value is not None:
+                text = value.decode() if isinstance(value, bytes) else value
+                if text != self.PROCESSING:
+                    return decrypt_text(text) if text else NO_REPLY
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
+    def prune(self, now: datetime) -> int:
+        return 0  # Redis expires the keys itself
