@@ -170,6 +170,8 @@ class _ReplyJob:
         try:
             with self.rt.sessions.begin() as session:
                 enqueue_late_reply(session, self.incoming.openid, reply, self.key)
+                # A retry must now get "success", not a second copy of the reply.
+                self.rt.dedupe.complete(self.key, None, session)
         except Exception:
             log.exception("webhook: could not queue a late reply", extra=self.log_fields)
 

@@ -1,13 +1,11 @@
 """The account's standing texts (help, welcome, fallback). Flow texts live beside their flows."""
 
 MENU_LINES = (
-    "您可以回复：\n"
-    "1 志愿者报名\n"
-    "2 优抚对象登记\n"
-    "3 提交求助\n"
-    "4 查询进度\n"
-    "5 政策咨询\n"
-    "也可以点击下方菜单。"
+    "请点击下方菜单选择服务：\n"
+    "【我要报名】志愿者、活动、优抚登记\n"
+    "【我要求助】提交求助、查询进度\n"
+    "【双拥服务】通知、我的信息、联系我们\n"
+    "回复“帮助”可查看使用说明。"
 )
 
 WELCOME = (
@@ -15,7 +13,7 @@ WELCOME = (
     "我们为志愿者、优抚对象和军属提供报名、登记、求助和政策咨询服务。\n"
 ) + MENU_LINES
 
-HELP = "双拥助手使用说明\n" + MENU_LINES + "\n回复“帮助”可随时查看本说明。"
+HELP = "双拥助手使用说明\n" + MENU_LINES
 
 FALLBACK = "抱歉，我暂时没看懂您的意思。\n" + MENU_LINES
 

@@ -1,0 +1,38 @@
+"""/healthz tells whether the database (and Redis) answer, and the schema revision."""
+
+from __future__ import annotations
+
+from models.schema import head_revision
+from tests.conftest import make_settings
+
+
+def test_healthy(settings, apps):
+    response = apps(settings).test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "schema_revision": head_revision(),
+        "schema_head": head_revision(),
+    }
+
+
+def test_unmigrated_database_is_unhealthy(tmp_path, apps):
+    settings = make_settings(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    response = apps(settings).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "db upgrade" in response.json["database"]
+
+
+def test_unreachable_database_is_unhealthy(tmp_path, apps):
+    settings = make_settings("postgresql://nobody@127.0.0.1:1/none", tmp_path)
+    response = apps(settings).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+def test_redis_is_checked_when_configured(sqlite_url, tmp_path, apps):
+    good = apps(make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:6379/15")).test_client().get("/healthz")
+    assert good.json["redis"] == "ok"
+    bad = apps(make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")).test_client().get("/healthz")
+    assert bad.status_code == 503 and bad.json["redis"] == "unreachable"
