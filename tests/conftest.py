@@ -59,6 +59,24 @@ def pg_url():
     drop_pg_database(url)
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """Redis database 15 on the local server, flushed before the run."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI but unreachable at {url}: {exc}")
+        pytest.skip(f"Redis not reachable at {url}")
+    yield url
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """Each database test runs on SQLite and on PostgreSQL."""

@@ -31,8 +31,8 @@ def test_unreachable_database_is_unhealthy(tmp_path, apps):
     assert response.json["database"] == "unreachable"
 
 
-def test_redis_is_checked_when_configured(sqlite_url, tmp_path, apps):
-    good = apps(make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:6379/15")).test_client().get("/healthz")
+def test_redis_is_checked_when_configured(sqlite_url, tmp_path, apps, redis_url):
+    good = apps(make_settings(sqlite_url, tmp_path, REDIS_URL=redis_url)).test_client().get("/healthz")
     assert good.json["redis"] == "ok"
     bad = apps(make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")).test_client().get("/healthz")
     assert bad.status_code == 503 and bad.json["redis"] == "unreachable"

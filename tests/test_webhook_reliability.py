@@ -95,14 +95,10 @@ def test_retry_storm_across_two_app_instances(pg_url, tmp_path, apps, plain_peer
     assert count_rows(pg_url)["inbound_message"] == 1
 
 
-def test_retry_storm_with_redis_dedupe(sqlite_url, tmp_path, apps, plain_peer):
-    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/15")
-    try:
-        client.ping()
-    except redis_lib.ConnectionError:
-        pytest.skip("Redis not reachable")
+def test_retry_storm_with_redis_dedupe(sqlite_url, tmp_path, apps, plain_peer, redis_url):
+    client = redis_lib.Redis.from_url(redis_url)
     counter = Counter(delay=0.5)
-    settings = make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:6379/15")
+    settings = make_settings(sqlite_url, tmp_path, REDIS_URL=redis_url)
     clients = [apps(settings, routes=counter.routes()).test_client() for _ in range(2)]
     xml = text_xml("redis 三次", msg_id=int(time.time() * 1000))
     with ThreadPoolExecutor(3) as pool:
