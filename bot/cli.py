@@ -68,7 +68,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or upgrade the schema in DATABASE_URL."""
     from models.schema import upgrade

@@ -1,4 +1,8 @@
-"""Schema management through Alembic: upgrade, current and head revision, drift check."""
+"""Schema management through Alembic: upgrade, current and head revisions, drift check.
+
+Revisions are compared as sets of heads, so parallel branches of migrations
+(merged later) upgrade and report correctly.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -31,10 +35,12 @@ def check(database_url: str) -> None:
 
 
 @functools.cache
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    return ",".join(sorted(heads))
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None
