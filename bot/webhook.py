@@ -65,10 +65,7 @@ def receive():
         "event": incoming.event,
     }
     remaining = max(0.0, rt.settings.webhook_reply_deadline - (time.monotonic() - started))
-    if rt.dedupe.claim(Claim(key, incoming.msg_type, incoming.event), utcnow()):
-        text, outcome = _ReplyJob(rt, incoming, key, log_fields).reply_within(remaining)
-    else:
-        text, outcome = rt.dedupe.stored_reply(key, timeout=remaining), "retry"
+    text, outcome = _ReplyJob(rt, incoming, key, log_fields).reply_within(remaining)
     log.info(
         "webhook: %s",
         outcome,
@@ -107,11 +104,13 @@ def _read_message(rt: Runtime) -> Incoming:
 
 
 class _ReplyJob:
-    """Runs the handlers in a pool thread so the request can give up waiting at the deadline.
+    """Claims the message and runs the handlers in a pool thread, so the request
+    can give up waiting at the deadline, whatever is slow (the database included).
 
     If the deadline passes first, WeChat gets "success" and the reply, when it
     comes, is queued in the outbox as a customer-service message. A lock decides
-    which of the two happened, so the reply is delivered exactly one way.
+    which of the two happened, so the reply is delivered exactly one way. A retry
+    of a message already claimed runs nothing and gets the stored reply.
     """
 
     def __init__(self, rt: Runtime, incoming: Incoming, key: str, log_fields: dict):
@@ -119,11 +118,15 @@ class _ReplyJob:
         self._lock = threading.Lock()
         self._answered_inline = False
         self._abandoned = False
+        self._retry = False
+        self._deadline = 0.0
 
     def reply_within(self, timeout: float) -> tuple[str | None, str]:
+        self._deadline = time.monotonic() + timeout
         future = self.rt.handlers_pool.submit(self._run)
         try:
-            return future.result(timeout=timeout), "handled"
+            reply = future.result(timeout=timeout)
+            return reply, "retry" if self._retry else "handled"
         except FutureTimeout:
             with self._lock:
                 if not self._answered_inline:
@@ -134,6 +137,10 @@ class _ReplyJob:
             return texts.BUSY, "handler failed"
 
     def _run(self) -> str | None:
+        incoming = self.incoming
+        if not self.rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event), utcnow()):
+            self._retry = True
+            return self.rt.dedupe.stored_reply(self.key, timeout=max(0.0, self._deadline - time.monotonic()))
         try:
             reply = self._handle()
         except Exception:

@@ -17,8 +17,10 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks locking;
-        # emit BEGIN ourselves (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # emit BEGIN ourselves (SQLAlchemy's documented recipe). IMMEDIATE takes the
+        # write lock up front, so concurrent writers queue on the busy timeout
+        # instead of failing when a read transaction tries to become a write.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(database_url, **kwargs)
