@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEFAULT_SITE_CONFIG_DIR = PROJECT_ROOT / "deploy"  # areas.toml, menu.toml, contact.toml
 REAL_WECHAT_API = "https://api.weixin.qq.com"
 
 # Secrets generated on first start when the operator has not set them, so the
@@ -55,6 +56,18 @@ class Settings:
     webhook_timestamp_tolerance: int = 300
     webhook_reply_deadline: float = 4.0
     dedupe_ttl_seconds: int = 86400
+    # Conversations: an unfinished chat form expires after this many minutes;
+    # the area list, the custom menu and the contact card live in SITE_CONFIG_DIR.
+    form_timeout_minutes: int = 30
+    site_config_dir: Path = DEFAULT_SITE_CONFIG_DIR
+    # Outbound messaging (the outbox worker).
+    wechat_template_ids: Mapping[str, str] = field(default_factory=dict)  # message kind → template id
+    wechat_subscribe_template_ids: Mapping[str, str] = field(default_factory=dict)  # kind → 订阅通知 template
+    outbox_send_rate: float = 20.0  # messages per second, across all workers
+    outbox_worker_concurrency: int = 8  # sends in flight per worker process
+    outbox_lease_seconds: int = 300  # a row left "sending" this long by a dead worker is taken again
+    outbox_max_attempts: int = 8
+    mass_send_monthly_budget: int = 4  # a 服务号 follower receives at most 4 mass sends a month
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -136,6 +149,21 @@ def _parse(env: Mapping[str, str]) -> Settings:
             "WEBHOOK_REPLY_DEADLINE", get("WEBHOOK_REPLY_DEADLINE"), 4.0, maximum=4.5
         ),
         dedupe_ttl_seconds=_positive_int("DEDUPE_TTL_SECONDS", get("DEDUPE_TTL_SECONDS"), 86400),
+        form_timeout_minutes=_positive_int("FORM_TIMEOUT_MINUTES", get("FORM_TIMEOUT_MINUTES"), 30),
+        site_config_dir=_directory("SITE_CONFIG_DIR", get("SITE_CONFIG_DIR")) or DEFAULT_SITE_CONFIG_DIR,
+        wechat_template_ids=_kind_map("WECHAT_TEMPLATE_IDS", get("WECHAT_TEMPLATE_IDS")),
+        wechat_subscribe_template_ids=_kind_map(
+            "WECHAT_SUBSCRIBE_TEMPLATE_IDS", get("WECHAT_SUBSCRIBE_TEMPLATE_IDS")
+        ),
+        outbox_send_rate=_send_rate(get("OUTBOX_SEND_RATE")),
+        outbox_worker_concurrency=_positive_int(
+            "OUTBOX_WORKER_CONCURRENCY", get("OUTBOX_WORKER_CONCURRENCY"), 8
+        ),
+        outbox_lease_seconds=_positive_int("OUTBOX_LEASE_SECONDS", get("OUTBOX_LEASE_SECONDS"), 300),
+        outbox_max_attempts=_positive_int("OUTBOX_MAX_ATTEMPTS", get("OUTBOX_MAX_ATTEMPTS"), 8),
+        mass_send_monthly_budget=_positive_int(
+            "MASS_SEND_MONTHLY_BUDGET", get("MASS_SEND_MONTHLY_BUDGET"), 4
+        ),
     )
 
 
@@ -273,12 +301,44 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _directory(name: str, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise ConfigError(f"{name} must be an existing directory (holding areas.toml, menu.toml, contact.toml)")
+    return path
+
+
 def _positive_int(name: str, value: str | None, default: int) -> int:
     if value is None:
         return default
     if not value.isdigit() or int(value) <= 0:
         raise ConfigError(f"{name} must be a positive whole number")
     return int(value)
+
+
+def _send_rate(value: str | None) -> float:
+    try:
+        rate = float(value) if value is not None else 20.0
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= 10000:
+        raise ConfigError("OUTBOX_SEND_RATE must be a number of messages per second between 0 and 10000")
+    return rate
+
+
+def _kind_map(name: str, value: str | None) -> dict[str, str]:
+    """`kind=id,kind=id` (message kind → WeChat template id)."""
+    result: dict[str, str] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        kind, sep, template_id = (part.strip() for part in item.partition("="))
+        if not sep or not re.fullmatch(r"[a-z_]{1,48}", kind) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", template_id):
+            raise ConfigError(f"{name} must look like request_update=TEMPLATE_ID,holiday_reminder=TEMPLATE_ID")
+        result[kind] = template_id
+    return result
 
 
 def _positive_float(name: str, value: str | None, default: float, maximum: float) -> float:

@@ -1,13 +1,14 @@
 """Webhook benchmark: the production server against a bare Flask+wechatpy handler.
 
-Both are served by gunicorn (gthread) with the same workers and threads, one
-after the other, on free loopback ports. Each gets the same load: signed,
-AES-encrypted text messages with distinct MsgIds, built before the clock starts
-and sent over persistent connections from several client processes. Every
-reply must be 200 with an encrypted text reply addressed to the sender.
+Both are served by gunicorn (gthread) with the same workers and threads on
+free loopback ports, and measured in turn (`--rounds` alternates them, which
+evens out a machine that is busy with something else). Each gets the same load:
+signed, AES-encrypted text messages with distinct MsgIds, built before the clock
+starts and sent over persistent connections from several client processes.
+Every reply must be 200 with an encrypted text reply addressed to the sender.
 
     .venv/bin/python bench/webhook_bench.py --requests 4000 --concurrency 16 --db sqlite --workers 2
-    .venv/bin/python bench/webhook_bench.py --db postgresql
+    .venv/bin/python bench/webhook_bench.py --db postgresql --rounds 3
 
 Target (foundation issue): real/bare throughput >= 0.5 and real p99 < 50 ms.
 """
@@ -71,7 +72,9 @@ class Server:
     """A gunicorn process group on a loopback port, stopped on exit whatever happens."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
-        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+        self.name, self.env, self.log_path = name, env, log_path
+        self.port = free_port()
+        self.argv = [*argv, "--port", str(self.port)]
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
@@ -82,13 +85,13 @@ class Server:
             )
         return self
 
-    def wait_ready(self, port: int, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                conn = HTTPConnection(HOST, port, timeout=2)
+                conn = HTTPConnection(HOST, self.port, timeout=2)
                 conn.request("GET", "/healthz")
                 if conn.getresponse().status == 200:
                     return
@@ -194,6 +197,7 @@ def build_requests(crypto: WeChatCrypto, token: str, count: int, msg_ids) -> lis
 
 def _client_process(port, requests, threads, barrier, deadline, results) -> None:
     """One client process: `threads` keep-alive connections, each sending its share in turn."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     shares = [requests[i::threads] for i in range(threads)]
     rows: list[list] = [[] for _ in range(threads)]
     spans: list[tuple[float, float] | None] = [None] * threads
@@ -284,38 +288,39 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def measure(name, server, port, crypto, token, msg_ids, args, busy_text) -> dict:
-    with server:
-        server.wait_ready(port)
-        warm = build_requests(crypto, token, args.warmup, msg_ids)
-        drive(port, warm, args.concurrency, args.processes, args.max_seconds)
-        requests = build_requests(crypto, token, args.requests, msg_ids)
-        rows, wall = drive(port, requests, args.concurrency, args.processes, args.max_seconds)
-        log_tail = server.log_tail(5)
+def summarize(server: Server, rows: list, wall: float, crypto: WeChatCrypto, busy_text: str) -> dict:
     reasons = Counter(
         reason for _, status, data, openid in rows if (reason := check_reply(crypto, status, data, openid, busy_text))
     )
+    if reasons:
+        print(f"{server.name}: errors {dict(reasons.most_common(5))}; log tail:\n{server.log_tail(5)}", file=sys.stderr)
     latencies = sorted(latency for latency, status, *_ in rows if status)
-    result = {
-        "name": name,
+    return {
+        "name": server.name,
         "requests": len(rows),
         "errors": sum(reasons.values()),
-        "rps": sum(1 for _, status, *_ in rows if status) / wall,
+        "rps": len(latencies) / wall,
         "p50": percentile(latencies, 50) * 1000 if latencies else float("nan"),
         "p99": percentile(latencies, 99) * 1000 if latencies else float("nan"),
-        "reasons": reasons,
     }
-    if reasons:
-        print(f"  {name}: errors {dict(reasons.most_common(5))}\n  server log tail:\n{log_tail}", file=sys.stderr)
-    return result
 
 
 # --- main --------------------------------------------------------------------
 
 
+def code_version() -> str:
+    """The commit measured, and whether the working tree differs from it."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark /wechat against a bare Flask+wechatpy handler.")
-    parser.add_argument("--requests", type=int, default=4000, help="measured requests per server")
+    parser.add_argument("--requests", type=int, default=4000, help="measured requests per server and round")
+    parser.add_argument("--rounds", type=int, default=1, help="measure real, bare, real, bare … this many times")
     parser.add_argument("--warmup", type=int, default=400, help="unmeasured requests sent first")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--processes", type=int, default=2, help="client processes sharing the connections")
@@ -325,8 +330,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (serve's default)")
     parser.add_argument("--max-seconds", type=float, default=300, help="stop sending after this long")
     args = parser.parse_args()
-    if not 1 <= args.requests <= MAX_REQUESTS or args.warmup < 0:
-        parser.error(f"--requests must be 1..{MAX_REQUESTS} and --warmup >= 0")
+    if not 1 <= args.requests * args.rounds <= MAX_REQUESTS or args.rounds < 1 or args.warmup < 0:
+        parser.error(f"--requests x --rounds must be 1..{MAX_REQUESTS}, --warmup >= 0")
     if not 1 <= args.processes <= args.concurrency:
         parser.error("--processes must be between 1 and --concurrency")
     # SIGTERM unwinds like Ctrl-C so the servers and the database are cleaned up.
@@ -341,12 +346,16 @@ def main() -> int:
     msg_ids = itertools.count(random.randrange(10**16, 9 * 10**16))
     python = sys.executable
     serve_opts = ["--host", HOST, "--workers", str(args.workers), "--threads", str(args.threads)]
+    load = (args.concurrency, args.processes, args.max_seconds)
 
-    print(f"machine: {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable)")
     print(
-        f"load: {args.requests} requests (+{args.warmup} warm-up) per server, {args.concurrency} keep-alive "
-        f"connections from {args.processes} client processes; gunicorn gthread {args.workers} workers x "
-        f"{args.threads} threads; database {args.db}"
+        f"machine: {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable), load average "
+        f"{os.getloadavg()[0]:.2f}; code: {code_version()}"
+    )
+    print(
+        f"load: {args.rounds} x {args.requests} requests (+{args.warmup} warm-up) per server, "
+        f"{args.concurrency} keep-alive connections from {args.processes} client processes; "
+        f"gunicorn gthread {args.workers} workers x {args.threads} threads; database {args.db}"
     )
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="webhook-bench-")))
@@ -354,14 +363,25 @@ def main() -> int:
         env = server_env(database_url, tmp, credentials)
         if args.db == "postgresql":
             subprocess.run([python, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-        results = []
-        for name, argv in (
-            ("real", [python, "-m", "bot", "serve", *serve_opts]),
-            ("bare", [python, str(ROOT / "bench" / "bare_app.py"), *serve_opts]),
-        ):
-            port = free_port()
-            server = Server(name, [*argv, "--port", str(port)], env, tmp / f"{name}.log")
-            results.append(measure(name, server, port, crypto, token, msg_ids, args, BUSY))
+        servers = [
+            stack.enter_context(Server(name, argv, env, tmp / f"{name}.log"))
+            for name, argv in (
+                ("real", [python, "-m", "bot", "serve", *serve_opts]),
+                ("bare", [python, str(ROOT / "bench" / "bare_app.py"), *serve_opts]),
+            )
+        ]
+        for server in servers:
+            server.wait_ready()
+            drive(server.port, build_requests(crypto, token, args.warmup, msg_ids), *load)
+        rows, walls = {s.name: [] for s in servers}, {s.name: 0.0 for s in servers}
+        for _ in range(args.rounds):
+            for server in servers:
+                # Built just before use: the timestamps must be within 300 s when they arrive.
+                requests = build_requests(crypto, token, args.requests, msg_ids)
+                part, wall = drive(server.port, requests, *load)
+                rows[server.name] += part
+                walls[server.name] += wall
+        results = [summarize(s, rows[s.name], walls[s.name], crypto, BUSY) for s in servers]
 
     print(f"\n{'server':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     for r in results:

@@ -96,3 +96,8 @@ def prune() -> None:
 
     removed = runtime().dedupe.prune(utcnow())
     click.echo(f"removed {removed} expired inbound records")
+
+
+from bot import cli_outbound  # noqa: E402,F401  (worker, outbox, notify, staff)
+from bot import cli_scheduler  # noqa: E402,F401  (scheduler, run-jobs, calendar, workday, calendar-rule)
+from bot import cli_conversations  # noqa: E402,F401  (menu sync)

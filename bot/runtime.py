@@ -5,9 +5,12 @@ Built once per process by `create_app`; nothing here is per-user state.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.wechat import MessageCrypto
 from config import Settings
 from handlers.router import ROUTES, Route
+from models import utcnow
 from models.database import make_engine, make_session_factory
 from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe
 
@@ -32,6 +36,11 @@ class Runtime:
     crypto: MessageCrypto | None
     routes: tuple[Route, ...]
     handlers_pool: ThreadPoolExecutor
+    # SQLite admits one writer at a time; queueing this process's writers on a
+    # lock keeps them in order instead of sleeping in SQLite's busy handler.
+    serial_writes: contextlib.AbstractContextManager
+    # The handlers' clock; tests replace it to move time forward (form timeouts).
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def build(cls, settings: Settings, routes: tuple[Route, ...] | None = None) -> "Runtime":
@@ -58,6 +67,7 @@ class Runtime:
             crypto=crypto,
             routes=routes or ROUTES,
             handlers_pool=ThreadPoolExecutor(max_workers=16, thread_name_prefix="handler"),
+            serial_writes=threading.Lock() if settings.is_sqlite else contextlib.nullcontext(),
         )
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch
 from models import utcnow
+from services import followers
 from services.inbound_dedupe import Claim, dedupe_key
 from services.outbox import enqueue_late_reply
 
@@ -137,12 +138,11 @@ class _ReplyJob:
             return texts.BUSY, "handler failed"
 
     def _run(self) -> str | None:
-        incoming = self.incoming
-        if not self.rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event), utcnow()):
-            self._retry = True
-            return self.rt.dedupe.stored_reply(self.key, timeout=max(0.0, self._deadline - time.monotonic()))
         try:
-            reply = self._handle()
+            claimed, reply = self._handle()
+            if not claimed:
+                self._retry = True
+                return self.rt.dedupe.stored_reply(self.key, timeout=max(0.0, self._deadline - time.monotonic()))
         except Exception:
             log.exception("webhook: handler raised", extra=self.log_fields)
             self.rt.dedupe.release(self.key)
@@ -156,15 +156,20 @@ class _ReplyJob:
             self._queue_late_reply(reply)
         return reply
 
-    def _handle(self) -> str | None:
-        rt = self.rt
-        with rt.sessions() as session:
-            reply = dispatch(Context(self.incoming, session, utcnow()), rt.routes)
+    def _handle(self) -> tuple[bool, str | None]:
+        """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry."""
+        rt, incoming = self.rt, self.incoming
+        with rt.serial_writes, rt.sessions() as session:
+            if not rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event), utcnow(), session):
+                return False, None
+            # Every message counts for the outbound side (reply window, unfollows, reports).
+            followers.observe(session, incoming, utcnow())
+            reply = dispatch(Context(incoming, session, rt.clock(), rt.settings), rt.routes)
             rt.dedupe.complete(self.key, reply, session)
             session.commit()
         if random.random() < PRUNE_PROBABILITY:
             rt.dedupe.prune(utcnow())
-        return reply
+        return True, reply
 
     def _decide_late(self) -> bool:
         with self._lock:

@@ -32,8 +32,14 @@ class Incoming:
 
 @dataclass
 class Context:
-    """One message being handled: the message, a database session and the clock."""
+    """One message being handled: the message, a database session and the clock.
+
+    `settings` carries the deployment's choices (form timeout, site config files);
+    `state` is the user's conversation row, locked by the router before any route runs.
+    """
 
     message: Incoming
     session: Session
     now: datetime
+    settings: Any = None  # config.Settings; None in bare unit tests means the defaults
+    state: Any = None  # models.conversation.ConversationState once dispatch has locked it

@@ -1,16 +1,24 @@
 """One ordered route table: the first route whose test matches handles the message.
 
-Order: events, global commands, keywords, fallback. Later flows (forms, menu
-keys) slot into this table; nothing else decides who answers a message.
+Before any route runs, `dispatch` locks the user's conversation row (so two
+messages of one user never interleave, whichever worker gets them) and resets a
+form that expired or no longer exists. Then, in order: events (follow, QR scans,
+menu clicks), the global commands (取消 返回 帮助 人工), the active form, keywords,
+the FAQ, and a fallback that lists what can be typed. Menu keys and typed keywords
+lead to the same `Entry`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import texts
+from handlers import dialog, texts
+from handlers.fields import normalize
+from handlers.flows import activities, beneficiary, faq, follow, help_request, info, profile, progress, volunteer
 from handlers.message import Context
+from services import conversations
 
 Reply = str | None  # text to send back, or None for "success" (no reply)
 Handler = Callable[[Context], Reply]
@@ -24,12 +32,71 @@ class Route:
     handle: Handler
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A flow's front door: typed words, an optional menu key, and what starts it."""
+
+    name: str
+    title: str
+    words: tuple[str, ...]
+    start: Handler
+    key: str | None = None  # CLICK key in deploy/menu.toml
+    form: str | None = None  # the form it opens, so re-entering it is recognised
+    pattern: re.Pattern | None = None
+
+    def matches(self, text: str) -> bool:
+        return text in self.words or text == self.title or bool(self.pattern and self.pattern.fullmatch(text))
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("volunteer", "志愿者报名", ("志愿者", "报名志愿者", "我要当志愿者", "加入志愿者"), volunteer.begin,
+          key="VOLUNTEER_SIGNUP", form="volunteer"),
+    Entry("activity", "活动报名", ("活动", "报名活动", "近期活动"), activities.begin,
+          key="ACTIVITY_SIGNUP", form="activity"),
+    Entry("cancel_signup", "取消报名", ("取消活动",), activities.begin_cancel, form="activity_cancel"),
+    Entry("my_activities", "我的活动", ("我报名的活动",), activities.my_activities),
+    Entry("beneficiary", "优抚对象登记", ("优抚登记", "优抚对象", "登记"), beneficiary.begin,
+          key="BENEFICIARY_REGISTER", form="beneficiary"),
+    Entry("request", "提交求助", ("求助", "我要求助"), help_request.begin, key="REQUEST_SUBMIT", form="help_request"),
+    Entry("progress", "查询进度", ("进度", "我的求助", "查进度"), progress.overview, key="REQUEST_PROGRESS"),
+    Entry("timeline", "进度查询", (), progress.timeline,
+          pattern=re.compile(r"(进度|查询|查询进度)\s*SY\d{4}-\d{3,}", re.IGNORECASE)),
+    Entry("rate", "服务评价", ("评价", "回访", "打分"), progress.rate, form="rating",
+          pattern=re.compile(r"评价\s*SY\d{4}-\d{3,}", re.IGNORECASE)),
+    Entry("faq", "政策咨询", ("咨询", "政策", "问政策"), faq.begin, key="POLICY_FAQ", form="faq"),
+    Entry("notices", "最新通知", ("通知", "公告"), info.latest_notices, key="NOTICES"),
+    Entry("my_info", "我的信息", ("个人信息", "我的资料"), profile.show, key="MY_INFO"),
+    Entry("change_info", "修改信息", ("修改", "修改我的信息"), profile.change),
+    Entry("erase", "删除我的信息", ("删除信息", "注销"), profile.erase, form="erase"),
+    Entry("contact", "联系我们", ("联系方式", "电话", "地址"), info.contact_us, key="CONTACT_US"),
+)
+_BY_KEY = {e.key: e for e in ENTRIES if e.key}
+_BY_NAME = {e.name: e for e in ENTRIES}
+
+
+def entry_for(text: str) -> Entry | None:
+    word = normalize(text)
+    return next((e for e in ENTRIES if e.matches(word)), None)
+
+
+def entry_for_key(key: str | None) -> Entry | None:
+    return _BY_KEY.get(key or "")
+
+
+def menu_keys() -> dict[str, str]:
+    """Every CLICK key the chat understands, with the flow it starts (for `menu sync`)."""
+    return {key: entry.title for key, entry in _BY_KEY.items()}
+
+
+# --- tests -------------------------------------------------------------------
+
+
 def event_is(*names: str) -> Test:
     return lambda ctx: ctx.message.is_event and ctx.message.event in names
 
 
 def text_is(*words: str) -> Test:
-    return lambda ctx: ctx.message.msg_type == "text" and ctx.message.text in words
+    return lambda ctx: ctx.message.msg_type == "text" and normalize(ctx.message.text) in words
 
 
 def is_text(ctx: Context) -> bool:
@@ -40,12 +107,31 @@ def always(_ctx: Context) -> bool:
     return True
 
 
+def in_form(ctx: Context) -> bool:
+    return dialog.active_form(ctx) is not None
+
+
+def is_known_click(ctx: Context) -> bool:
+    return ctx.message.is_event and ctx.message.event == "click" and entry_for_key(ctx.message.event_key) is not None
+
+
+def is_keyword(ctx: Context) -> bool:
+    return is_text(ctx) and entry_for(ctx.message.text) is not None
+
+
+def is_faq_question(ctx: Context) -> bool:
+    return is_text(ctx) and faq.matches(ctx)
+
+
+# --- handlers ----------------------------------------------------------------
+
+
 def welcome(_ctx: Context) -> Reply:
     return texts.WELCOME
 
 
-def show_help(_ctx: Context) -> Reply:
-    return texts.HELP
+def show_help(ctx: Context) -> Reply:
+    return dialog.explain(ctx) if in_form(ctx) else texts.HELP
 
 
 def fallback(_ctx: Context) -> Reply:
@@ -60,19 +146,67 @@ def no_reply(_ctx: Context) -> Reply:
     return None
 
 
+def cancel(ctx: Context) -> Reply:
+    return dialog.cancel(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
+
+
+def back(ctx: Context) -> Reply:
+    return dialog.back(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
+
+
+def hand_over(ctx: Context) -> Reply:
+    during = dialog.title_of_active(ctx)
+    dialog.end_silently(ctx)
+    return help_request.hand_over(ctx, during)
+
+
+def begin(ctx: Context, entry: Entry) -> Reply:
+    """Start a flow — or, in the middle of another form, ask first whether to abandon it."""
+    if in_form(ctx):
+        return dialog.handle_entry(ctx, entry)
+    return entry.start(ctx)
+
+
+def start_named(ctx: Context, name: str) -> Reply:
+    return _BY_NAME[name].start(ctx)
+
+
+def continue_form(ctx: Context) -> Reply:
+    return dialog.handle(ctx, entry_for, start_named)
+
+
+def start_from_keyword(ctx: Context) -> Reply:
+    return begin(ctx, entry_for(ctx.message.text))
+
+
+def start_from_menu(ctx: Context) -> Reply:
+    return begin(ctx, entry_for_key(ctx.message.event_key))
+
+
 ROUTES: tuple[Route, ...] = (
-    Route("follow", event_is("subscribe", "subscribe_scan"), welcome),
+    Route("follow", event_is("subscribe", "subscribe_scan"), follow.on_subscribe),
+    Route("scan", event_is("scan"), follow.on_scan),
+    Route("unfollow", event_is("unsubscribe"), follow.on_unsubscribe),
+    Route("menu key", is_known_click, start_from_menu),
     Route("menu", event_is("click"), show_help),
-    # Other events (unsubscribe, VIEW, LOCATION, job-finish reports …) need no answer.
+    # Other events (VIEW, LOCATION, job-finish reports …) need no answer.
     Route("silent events", lambda ctx: ctx.message.is_event, no_reply),
+    Route("cancel", text_is("取消", "退出", "不填了"), cancel),
+    Route("back", text_is("返回", "上一步", "返回上一步"), back),
     Route("help", text_is("帮助", "help", "?", "？", "菜单"), show_help),
+    Route("person", text_is("人工", "转人工", "人工服务", "人工客服"), hand_over),
+    Route("active form", in_form, continue_form),
+    Route("keyword", is_keyword, start_from_keyword),
+    Route("faq", is_faq_question, faq.answer_free_question),
     Route("other text", is_text, fallback),
     Route("media and others", always, acknowledge_non_text),
 )
 
 
 def dispatch(ctx: Context, routes: tuple[Route, ...] = ROUTES) -> Reply:
-    for route in routes:
-        if route.test(ctx):
-            return route.handle(ctx)
-    return texts.FALLBACK
+    ctx.state = conversations.lock(ctx.session, ctx.message.openid, ctx.now)
+    notice = dialog.check_stale(ctx)
+    reply = next((route.handle(ctx) for route in routes if route.test(ctx)), texts.FALLBACK)
+    if notice:
+        return f"{notice}\n{reply}" if reply else notice
+    return reply

@@ -7,6 +7,21 @@ compares against the migrations.
 from models.base import Base, utcnow
 from models.inbound import InboundMessage, InboundStatus
 from models.outbox import Channel, OutboxMessage, OutboxStatus
+from models import calendar, publicity, reminders, scheduler_state, visits  # noqa: F401,E402  (scheduler tables)
+from models.outbound import (  # noqa: F401  (registers the outbound-messaging tables)
+    AccessToken,
+    ConsentStatus,
+    Follower,
+    FollowerEvent,
+    FollowerStatus,
+    MassSendBudget,
+    OutboxEvent,
+    RateBucket,
+    StaffOpenid,
+    SubscriptionConsent,
+)
+# Conversations and the people they register (volunteers, 优抚对象, requests, activities).
+from models import activity, beneficiary, consent, conversation, counter, faq, help_request, notice, status_event, volunteer  # noqa: F401,E501
 
 __all__ = [
     "Base",

@@ -22,7 +22,11 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         # instead of failing when a read transaction tries to become a write.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
+    # Pre-ping survives a database restart; the pool is sized for a web worker's
+    # threads plus its handler pool, so connections are reused, not reopened.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 16)
+    kwargs.setdefault("max_overflow", 16)
     return create_engine(database_url, **kwargs)
 
 

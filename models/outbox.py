@@ -54,5 +54,11 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None]
+    # WeChat's asynchronous verdict (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH, subscribe_msg_sent_event).
+    delivery_report: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        Index("ix_outbox_message_recipient", "recipient", "status"),
+        Index("ix_outbox_message_wechat_msgid", "wechat_msgid"),
+    )

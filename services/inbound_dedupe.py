@@ -1,9 +1,13 @@
 """Process each WeChat message once, however often WeChat retries it.
 
-A message is *claimed* before any work is done: the claim is a unique row in the
-database (or a Redis `SET NX` when REDIS_URL is set), committed at once so every
-worker process sees it. A retry of a claimed message waits briefly for the
-stored reply and gets that (or "success" when it is not ready in time).
+A message is *claimed* before any work is done. In the database the claim is an
+`INSERT … ON CONFLICT DO NOTHING` on a unique key, made inside the handler's own
+transaction: a concurrent retry waits on that key (PostgreSQL) or on the write
+lock (SQLite) until the first attempt commits, then finds the stored reply. A
+handler that fails rolls its claim back with everything else, so nothing is
+half-done. With REDIS_URL the claim is a `SET NX` key, and a retry polls briefly
+for the reply. Either way a retry runs nothing and gets the first reply (or
+"success" when it is not ready in time).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import InboundMessage, InboundStatus
@@ -45,7 +50,7 @@ class Claim:
 
 
 class DedupeStore(Protocol):
-    def claim(self, claim: Claim, now: datetime) -> bool: ...
+    def claim(self, claim: Claim, now: datetime, session: Session) -> bool: ...
 
     def complete(self, key: str, reply: str | None, session: Session) -> None: ...
 
@@ -63,24 +68,22 @@ class DatabaseDedupe:
         self._sessions = sessions
         self._ttl = ttl
 
-    def claim(self, claim: Claim, now: datetime) -> bool:
-        with self._sessions() as session:
-            session.add(
-                InboundMessage(
-                    dedupe_key=claim.key,
-                    msg_type=claim.msg_type,
-                    event=claim.event,
-                    status=InboundStatus.PROCESSING,
-                    received_at=now,
-                    expires_at=now + self._ttl,
-                )
+    def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(InboundMessage)
+            .values(
+                dedupe_key=claim.key,
+                msg_type=claim.msg_type,
+                event=claim.event,
+                status=InboundStatus.PROCESSING,
+                received_at=now,
+                expires_at=now + self._ttl,
             )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-        return True
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(InboundMessage.id)
+        )
+        return session.execute(statement).first() is not None
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
         # Part of the handler's own transaction: the reply is stored exactly when
@@ -92,8 +95,7 @@ class DatabaseDedupe:
         )
 
     def release(self, key: str) -> None:
-        with self._sessions.begin() as session:
-            session.execute(delete(InboundMessage).where(InboundMessage.dedupe_key == key))
+        pass  # the claim was part of the failed transaction and is rolled back with it
 
     def stored_reply(self, key: str, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
@@ -127,7 +129,7 @@ class RedisDedupe:
     def _name(self, key: str) -> str:
         return self._prefix + key
 
-    def claim(self, claim: Claim, now: datetime) -> bool:
+    def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
         return bool(self._redis.set(self._name(claim.key), self.PROCESSING, nx=True, ex=self._ttl))
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:

@@ -1,14 +1,27 @@
-"""Adding messages to the outbox. Delivery belongs to the outbound-messaging worker."""
+"""The outbox: adding messages, and every status change of a row (each with an event row).
+
+Writers call `enqueue` inside the transaction of the change they report. Payload:
+`{"text": "…"}` for customer-service (and mass) text, `{"fields": {"thing1": "…"}, "url": "…"}`
+for template messages and subscription notices (one line, ≤20 characters per thing
+field: see services.delivery_policy), `{"media_id": "…"}` for a mass-sent article. A row
+may carry several of them; the channel policy of its kind picks one when it is sent.
+Delivery itself is scheduler/delivery.py.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage, utcnow
+from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus, utcnow
+from services.delivery_policy import PayloadError, check_payload, policy_for
+
+WAITING = (OutboxStatus.PENDING, OutboxStatus.HELD)
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.CANCELLED, OutboxStatus.HELD)
 
 
 def enqueue(
@@ -16,34 +29,59 @@ def enqueue(
     *,
     kind: str,
     recipient: str,
-    channel: Channel,
     payload: dict[str, Any],
     idempotency_key: str,
+    channel: Channel | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message once: a second call with the same key returns the first row.
 
     Runs inside the caller's transaction, so the message exists exactly when the
-    change it reports does.
+    change it reports does. `recipient` is an openid, "role:staff" (every staff
+    openid), "all" or "tag:<id>" (mass send). `channel` is a preference; without
+    it the kind's policy decides. A payload no allowed channel can carry raises
+    PayloadError and adds nothing.
     """
-    existing = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
-    ).first()
+    existing = _by_key(session, idempotency_key)
     if existing is not None:
         return existing
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise PayloadError("idempotency_key must be 1 to 200 characters")
+    if not kind or len(kind) > 48:
+        raise PayloadError("kind must be 1 to 48 characters")
+    policy = policy_for(kind, channel)
+    check_payload(kind, recipient, policy, payload)
     when = not_before or utcnow()
     row = OutboxMessage(
         kind=kind,
         recipient=recipient,
-        channel=channel,
+        channel=policy.channels[0],
         payload=payload,
         idempotency_key=idempotency_key,
+        status=OutboxStatus.PENDING,
+        attempts=0,
         not_before=when,
         next_attempt_at=when,
     )
-    session.add(row)
-    session.flush()
+    try:
+        # A savepoint: a concurrent writer of the same key costs only this insert,
+        # not the caller's whole transaction.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        existing = _by_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    record_event(session, row, None, utcnow(), to_status=OutboxStatus.PENDING, note="queued")
     return row
+
+
+def _by_key(session: Session, idempotency_key: str) -> OutboxMessage | None:
+    return session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    ).first()
 
 
 def enqueue_late_reply(session: Session, openid: str, text: str, dedupe_key: str) -> OutboxMessage:
@@ -56,3 +94,101 @@ def enqueue_late_reply(session: Session, openid: str, text: str, dedupe_key: str
         payload={"msgtype": "text", "text": text},
         idempotency_key=f"late_reply:{dedupe_key}",
     )
+
+
+# --- status changes ----------------------------------------------------------
+
+
+def record_event(
+    session: Session,
+    row: OutboxMessage,
+    from_status: OutboxStatus | None,
+    now: datetime,
+    *,
+    to_status: OutboxStatus | None = None,
+    errcode: int | None = None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        OutboxEvent(
+            outbox_id=row.id,
+            at=now,
+            from_status=from_status,
+            to_status=to_status or row.status,
+            channel=row.channel,
+            errcode=errcode,
+            note=note,
+        )
+    )
+
+
+def transition(
+    session: Session,
+    row: OutboxMessage,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    errcode: int | None = None,
+    note: str | None = None,
+) -> None:
+    previous = row.status
+    row.status = status
+    row.updated_at = now
+    record_event(session, row, previous, now, errcode=errcode, note=note)
+
+
+def _move_all(session: Session, rows: list[OutboxMessage], status: OutboxStatus, now: datetime, note: str) -> int:
+    for row in rows:
+        transition(session, row, status, now, note=note)
+        row.next_attempt_at = now
+    return len(rows)
+
+
+def cancel_pending(session: Session, openid: str, now: datetime, note: str) -> int:
+    """Nothing more goes to someone who unfollowed or blocked the account."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient == openid, OutboxMessage.status.in_(WAITING))
+        .with_for_update()
+    ).all()
+    return _move_all(session, list(rows), OutboxStatus.CANCELLED, now, note)
+
+
+def release_held(session: Session, openid: str, now: datetime) -> int:
+    """The user wrote: held messages become due and go out inside the new window."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient == openid, OutboxMessage.status == OutboxStatus.HELD)
+        .with_for_update()
+    ).all()
+    return _move_all(session, list(rows), OutboxStatus.PENDING, now, "released: the user wrote")
+
+
+def requeue(session: Session, ids: list[int], now: datetime) -> list[OutboxMessage]:
+    """Operator retry of failed, cancelled or held rows. Any other id refuses the whole call."""
+    rows = {row.id: row for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise LookupError(f"no outbox message with id {', '.join(map(str, missing))}")
+    wrong = [f"{row.id} is {row.status}" for row in rows.values() if row.status not in RETRYABLE]
+    if wrong:
+        raise ValueError(f"only failed, cancelled or held messages can be retried ({'; '.join(wrong)})")
+    for row in rows.values():
+        row.attempts = 0
+        row.last_errcode = None
+        row.last_errmsg = None
+    _move_all(session, list(rows.values()), OutboxStatus.PENDING, now, "requeued by an operator")
+    return [rows[i] for i in ids]
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    result = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {str(status): count for status, count in result}
+
+
+def recent(session: Session, status: OutboxStatus | None = None, limit: int = 20) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.updated_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    return list(session.scalars(query))
+

@@ -1,0 +1,183 @@
+"""Pure validators for chat answers: text in, a clean value out, or `Invalid` with a
+correction that says what was wrong and shows a correct example (conversation-style.md).
+
+Nothing here touches the database or the clock, so every rule is testable on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Sequence
+
+MOBILE_EXAMPLE = "13800138000"
+ID_EXAMPLE = "11010519491231002X"
+CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
+TRAILING = "。.！!？?～~ "
+
+
+class Invalid(ValueError):
+    """An answer that cannot be used; `message` is shown to the user as is."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    aliases: tuple[str, ...] = ()
+
+
+def normalize(text: str) -> str:
+    """Full-width digits and letters to ASCII, outer spaces and end punctuation removed."""
+    return unicodedata.normalize("NFKC", text or "").strip().strip(TRAILING).strip()
+
+
+def _number(token: str) -> int | None:
+    """"3", "3.", "3、", "三", "十二" → 3, 3, 3, 3, 12."""
+    token = token.rstrip(".、)）")
+    if token.isdigit():
+        return int(token)
+    if token and all(ch in CN_DIGITS for ch in token):
+        if token == "十":
+            return 10
+        if token.startswith("十") and len(token) == 2:
+            return 10 + CN_DIGITS[token[1]]
+        if len(token) == 1:
+            return CN_DIGITS[token]
+    return None
+
+
+def _by_words(token: str, options: Sequence[Option]) -> Option | None:
+    exact = [o for o in options if token == o.label or token in o.aliases]
+    if exact:
+        return exact[0]
+    # "生活" for "生活困难": accepted when it points at exactly one option.
+    partial = [o for o in options if len(token) >= 2 and (token in o.label or o.label in token)]
+    return partial[0] if len(partial) == 1 else None
+
+
+def choose(text: str, options: Sequence[Option]) -> str:
+    """One option, by its number, its words or a common variant."""
+    token = normalize(text)
+    number = _number(token)
+    if number is not None:
+        if 1 <= number <= len(options):
+            return options[number - 1].value
+        raise Invalid(f"没有第{number}项。请回复选项前的数字（1到{len(options)}），例如“1”。")
+    option = _by_words(token, options)
+    if option is None:
+        raise Invalid("没有看懂您的选择。请回复选项前的数字，例如“1”。")
+    return option.value
+
+
+def choose_many(text: str, options: Sequence[Option]) -> list[str]:
+    """Several options: "1 3", "1,3", "1、3", or "13" when every option has one digit."""
+    tokens = [t for t in SEPARATORS.split(normalize(text)) if t]
+    picked: set[str] = set()
+    for token in tokens:
+        number = _number(token)
+        if number is not None and 1 <= number <= len(options):
+            picked.add(options[number - 1].value)
+        elif token.isdigit() and len(options) <= 9 and all(1 <= int(d) <= len(options) for d in token):
+            picked.update(options[int(d) - 1].value for d in token)
+        elif (option := _by_words(token, options)) is not None:
+            picked.add(option.value)
+        else:
+            raise Invalid(
+                f"没有看懂“{token[:8]}”。请回复选项前的数字，可多选，用空格隔开，例如“1 3”。"
+            )
+    if not picked:
+        raise Invalid("请至少选一项，回复选项前的数字，例如“1 3”。")
+    return [o.value for o in options if o.value in picked]
+
+
+def mobile(text: str) -> str:
+    """A mainland mobile number: 11 digits starting 13–19; spaces, dashes and +86 allowed."""
+    digits = re.sub(r"[\s\-()（）]", "", normalize(text))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    rule = f"手机号应为11位数字，例如 {MOBILE_EXAMPLE}。请重新输入："
+    if not digits.isdigit():
+        raise Invalid(f"手机号只能是数字。{rule}")
+    if len(digits) < 11:
+        raise Invalid(f"这个号码好像少了{_count(11 - len(digits))}位。{rule}")
+    if len(digits) > 11:
+        raise Invalid(f"这个号码好像多了{_count(len(digits) - 11)}位。{rule}")
+    if not re.fullmatch(r"1[3-9]\d{9}", digits):
+        raise Invalid(f"手机号应以13到19开头。{rule}")
+    return digits
+
+
+def _count(n: int) -> str:
+    return "一两三四五六七八九"[n - 1] if 1 <= n <= 9 else str(n)
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def id_number(text: str, today: date | None = None) -> str:
+    """A mainland resident ID number (GB 11643): 18 characters, valid birth date and check digit."""
+    value = re.sub(r"\s", "", normalize(text)).upper()
+    example = f"例如 {ID_EXAMPLE}。请重新输入："
+    if len(value) != 18:
+        raise Invalid(f"身份证号应为18位，您输入了{len(value)}位，{example}")
+    if not (value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")):
+        raise Invalid(f"身份证号前17位是数字，最后一位是数字或X，{example}")
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise Invalid(f"身份证号里的出生日期（第7到14位）不对，{example}") from None
+    if born.year < 1900 or born > (today or date.today()):
+        raise Invalid(f"身份证号里的出生日期（第7到14位）不对，{example}")
+    check = ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS)) % 11]
+    if value[17] != check:
+        raise Invalid("这个身份证号的最后一位（校验位）对不上，可能有一位输错了。请核对后重新输入：")
+    return value
+
+
+def person_name(text: str) -> str:
+    """A real name: 2–20 characters of Chinese, letters, spaces or the middle dot."""
+    value = re.sub(r"\s+", " ", normalize(text)).replace("•", "·").replace(".", "·")
+    if any(ch.isdigit() for ch in value):
+        raise Invalid("姓名里好像有数字。请只输入姓名，例如 张伟民：")
+    if not 2 <= len(value) <= 20:
+        raise Invalid("姓名应为2到20个字，例如 张伟民。请重新输入：")
+    if not re.fullmatch(r"[\u3400-\u9fffA-Za-z·\s]+", value):
+        raise Invalid("姓名里只能有汉字、字母或“·”，例如 张伟民。请重新输入：")
+    return value
+
+
+def free_text(text: str, *, min_chars: int = 4, max_chars: int = 500, example: str = "") -> str:
+    value = (text or "").strip()
+    if len(value) < min_chars:
+        tail = f"，例如“{example}”" if example else ""
+        raise Invalid(f"请再多写几个字{tail}：")
+    if len(value) > max_chars:
+        raise Invalid(f"内容太长了（{len(value)}字），请控制在{max_chars}字以内：")
+    return value
+
+
+def address(text: str) -> str:
+    return free_text(text, min_chars=4, max_chars=100, example="河口村3组12号")
+
+
+AGREE = ("同意", "1", "是", "好", "好的", "可以", "确认", "我同意")
+
+
+def consent(text: str) -> bool:
+    value = normalize(text)
+    if value in AGREE:
+        return True
+    if value in ("不同意", "2", "否", "不"):
+        raise Invalid("不同意就无法继续办理。回复“同意”继续，或回复“取消”退出：")
+    raise Invalid("请回复“同意”继续，或回复“取消”退出：")

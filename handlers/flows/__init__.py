@@ -1,0 +1,1 @@
+"""One module per chat flow, each declaring its Form at the top; the router wires them."""

@@ -1,0 +1,145 @@
+"""优抚对象登记, by the person or a family member: relation, name, categories, mobile, area,
+address, ID number (only for categories that need it), consent → pending verification."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from handlers.dialog import Answers, Field, Form, Stop, register, start
+from handlers.display import mask_id, mask_mobile, mask_text
+from handlers.fields import Option, address, id_number, mobile, person_name
+from handlers.flows.common import area_fields, consent_field, known_contact
+from handlers.message import Context
+from models.beneficiary import RegistrationStatus
+from services import beneficiaries
+from services.beneficiaries import NEEDS_ID_NUMBER, BeneficiaryDetails
+
+RELATIONS = (
+    Option("self", "本人"),
+    Option("spouse", "配偶"),
+    Option("child", "子女"),
+    Option("parent", "父母"),
+    Option("relative", "其他亲属", ("亲属", "兄弟姐妹")),
+    Option("grid", "网格员/工作人员代办", ("网格员", "工作人员")),
+)
+# domain.md §1.2 (红军失散人员 is kept for old records only and not offered here).
+CATEGORIES = (
+    Option("SOLDIER", "现役军人"),
+    Option("FAMILY", "军人家属", ("军属",)),
+    Option("MARTYR_F", "烈士遗属", ("烈属",)),
+    Option("DUTY_F", "因公牺牲军人遗属"),
+    Option("ILL_F", "病故军人遗属"),
+    Option("DISABLED", "残疾军人", ("伤残军人",)),
+    Option("DEMOB_OLD", "在乡复员军人", ("复员军人",)),
+    Option("ILL_RETURN", "带病回乡退伍军人"),
+    Option("WAR_TEST", "参战参试退役人员", ("两参",)),
+    Option("RURAL_OLD", "60岁以上农村籍退役士兵"),
+    Option("MARTYR_CHILD", "烈士老年子女"),
+    Option("MILITIA", "伤残民兵民工"),
+    Option("VETERAN", "退役军人"),
+)
+STATUS_TEXT = {
+    RegistrationStatus.PENDING: "待核实",
+    RegistrationStatus.VERIFIED: "已核实",
+    RegistrationStatus.REJECTED: "未通过",
+    RegistrationStatus.ERASED: "已删除",
+}
+CONSENT = (
+    "为核实优抚对象身份、提供优抚服务，我们将保存登记的姓名、手机号、地址、身份类别"
+    "（需要时还有身份证号），仅用于优抚工作，由退役军人服务站按规定保管，身份证号加密保存。"
+)
+
+
+def _self(a: Answers) -> bool:
+    return a.get("relation") == "self"
+
+
+def _needs_id(a: Answers) -> bool:
+    return bool(NEEDS_ID_NUMBER & set(a.get("categories") or ()))
+
+
+def _not_registered_yet(ctx: Context, name: str) -> None:
+    existing = beneficiaries.find_same_person(ctx.session, ctx.message.openid, name)
+    if existing is not None:
+        raise Stop(
+            f"{name}已经登记过，编号 {existing.number}，当前状态：{STATUS_TEXT[existing.status]}。\n"
+            "如需修改，请回复“我的信息”。"
+        )
+
+
+FIELDS = (
+    Field(
+        "relation", "登记人", "这次是为谁登记？", options=RELATIONS,
+        hint="本人登记选1；为家人代办请选您和他的关系。",
+    ),
+    Field(
+        "name", "姓名",
+        lambda ctx, a: "请问您的姓名？" if _self(a) else "请问优抚对象本人的姓名？",
+        parse=person_name, guard=_not_registered_yet, hint="请输入优抚对象本人的姓名，例如 李秀英。",
+    ),
+    Field(
+        "categories", "类别", "请选择身份类别，可多选，如“1 3”：", options=CATEGORIES, multi=True, columns=2,
+        hint="一个人可以有几种身份，例如既是烈士遗属又是退役军人，就回复“3 13”。",
+    ),
+    Field("mobile", "手机", "请输入联系手机号：", parse=mobile, show=mask_mobile),
+    *area_fields(),
+    Field(
+        "address", "地址", "请输入详细地址，例如 河口村3组12号：", parse=address, show=lambda v: mask_text(v, 8),
+        hint="写到门牌号，方便工作人员上门走访。",
+    ),
+    Field(
+        "id_number", "身份证", "请输入优抚对象的身份证号（18位），用于核实抚恤优待资格：",
+        parse=id_number, show=mask_id, when=_needs_id,
+        hint="身份证号18位，最后一位可能是X。它只用于核实资格，加密保存。",
+    ),
+    consent_field(CONSENT),
+)
+
+
+def _details(a: Answers) -> BeneficiaryDetails:
+    return BeneficiaryDetails(
+        a["relation"], a["name"], a["categories"], a["mobile"], a["town"], a["village"], a["address"], a.get("id_number")
+    )
+
+
+def submit(ctx: Context, a: Answers) -> str:
+    _not_registered_yet(ctx, a["name"])
+    person = beneficiaries.register(ctx.session, ctx.message.openid, _details(a), ctx.now)
+    return (
+        f"登记成功！编号 {person.number}\n"
+        "工作人员将在5个工作日内核实，可能会电话联系您，结果会通过本公众号通知您。"
+    )
+
+
+def submit_changes(ctx: Context, a: Answers) -> str:
+    person = next((b for b in beneficiaries.registered_by(ctx.session, ctx.message.openid) if b.id == a["id"]), None)
+    if person is None:
+        return "没有找到这条登记信息。回复“我的信息”查看。"
+    beneficiaries.update_details(ctx.session, person, _details(a), ctx.now)
+    return f"已更新{person.name}的登记信息，工作人员会重新核实。"
+
+
+FORM = register(Form("beneficiary", "优抚对象登记", FIELDS, submit, intro="优抚对象登记约需3分钟，可以为本人或家人登记。"))
+EDIT_FORM = register(
+    replace(
+        FORM, name="beneficiary_edit", title="修改优抚登记信息", submit=submit_changes, intro="",
+        fields=tuple(replace(f, guard=None) if f.key == "name" else f for f in FIELDS[:-1]),
+    )
+)
+
+
+def begin(ctx: Context) -> str:
+    known = known_contact(ctx)
+    return start(ctx, FORM, prefill={k: known[k] for k in ("mobile", "town", "village") if k in known})
+
+
+def begin_changes(ctx: Context, person) -> str:
+    current = {
+        "id": person.id, "relation": person.relation, "name": person.name,
+        "categories": [s.category.value for s in person.statuses], "mobile": person.mobile,
+        "town": person.household.town, "village": person.household.village,
+        "address": person.household.address, "consent": True,
+    }
+    if person.id_number:
+        current["id_number"] = person.id_number
+    return start(ctx, EDIT_FORM, answers=current, edit=True)

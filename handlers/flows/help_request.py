@@ -1,0 +1,106 @@
+"""提交求助: category, description (text, voice or picture), urgency, for whom, contact
+(prefilled) → a receipt with the request number and the promised response time."""
+
+from __future__ import annotations
+
+from handlers.dialog import Answers, Field, Form, register, start
+from handlers.display import mask_mobile
+from handlers.fields import Option, free_text, mobile, person_name
+from handlers.flows.common import consent_field, known_contact
+from handlers.message import Context
+from models.help_request import Urgency
+from services import consents, help_requests
+from services.help_requests import RequestDetails
+
+CATEGORIES = tuple(Option(code, label, aliases) for code, label, aliases in (
+    ("living", "生活困难", ("生活",)),
+    ("housing", "住房", ("住房困难", "房子")),
+    ("medical", "医疗", ("看病", "治病")),
+    ("employment", "就业创业", ("就业", "创业")),
+    ("legal", "法律援助/司法救助", ("法律援助", "司法救助", "法律")),
+    ("card", "优待证", ()),
+    ("plaque", "光荣牌", ()),
+    ("policy", "政策咨询", ("咨询",)),
+    ("other", "其他", ()),
+))
+URGENCY = (Option("normal", "一般"), Option("urgent", "紧急", ("很急", "急")))
+FOR_WHOM = (Option("self", "本人"), Option("family", "家人"), Option("other", "代他人求助", ("他人", "别人")))
+CONSENT = "为办理您的求助，我们将保存求助内容和联系方式，仅用于办理和回访，办结后保存3年。"
+
+
+def _description(text: str) -> str:
+    return free_text(text, min_chars=4, max_chars=500, example="老人住房漏雨，需要维修")
+
+
+FIELDS = (
+    Field("category", "类别", "请选择求助类别：", options=CATEGORIES, columns=2),
+    Field(
+        "description", "情况", "请简要说明您遇到的困难，也可以直接发语音或图片：", parse=_description, media=True,
+        show=lambda v: v if len(v) <= 20 else v[:20] + "…",
+        hint="说清楚遇到了什么困难、需要什么帮助就可以，例如“老人住房漏雨，需要维修”。",
+    ),
+    Field("urgency", "紧急程度", "情况紧急吗？", options=URGENCY, columns=2,
+          hint="有安全风险或需要当天处理的，请选“紧急”。"),
+    Field("for_whom", "求助对象", "为谁求助？", options=FOR_WHOM),
+    Field("contact_name", "联系人", "联系人姓名：", parse=person_name),
+    Field("contact_phone", "联系电话", "联系电话（手机）：", parse=mobile, show=mask_mobile),
+    consent_field(CONSENT),
+)
+
+
+def _details(a: Answers) -> RequestDetails:
+    return RequestDetails(
+        category=a["category"],
+        description=a["description"],
+        urgency=Urgency(a["urgency"]),
+        for_whom=a["for_whom"],
+        contact_name=a["contact_name"],
+        contact_phone=a["contact_phone"],
+        attachments=list(a.get("description:media") or ()),
+    )
+
+
+def receipt(number: str, urgency: str) -> str:
+    return (
+        f"已收到您的求助，编号：\n{number}\n"
+        f"工作人员将在{help_requests.promised_time(Urgency(urgency))}联系您。\n"
+        f"回复“进度 {number}”可随时查询。"
+    )
+
+
+def submit(ctx: Context, a: Answers) -> str:
+    details = _details(a)
+    duplicate = help_requests.find_duplicate(ctx.session, ctx.message.openid, details, ctx.now)
+    if duplicate is not None:
+        return f"您刚才已提交过相同的求助，无需重复提交。\n{receipt(duplicate.number, duplicate.urgency)}"
+    request = help_requests.submit(ctx.session, ctx.message.openid, details, ctx.now)
+    return receipt(request.number, request.urgency)
+
+
+FORM = register(Form("help_request", "提交求助", FIELDS, submit, intro="我们来登记您的求助，约需1分钟。"))
+
+
+def begin(ctx: Context) -> str:
+    known = known_contact(ctx)
+    preset = {"consent": True} if consents.has_current(ctx.session, ctx.message.openid, "help_request") else {}
+    prefill = {"contact_name": known.get("name"), "contact_phone": known.get("mobile")}
+    return start(ctx, FORM, prefill=prefill, answers=preset)
+
+
+def hand_over(ctx: Context, during: str | None) -> str:
+    """人工: a consultation request for staff, from any step; the form in progress is dropped."""
+    known = known_contact(ctx)
+    where = f"填写“{during}”时" if during else ""
+    details = RequestDetails(
+        category="handover",
+        description=f"用户{where}请求人工服务",
+        urgency=Urgency.NORMAL,
+        for_whom="self",
+        contact_name=known.get("name"),
+        contact_phone=known.get("mobile"),
+    )
+    request = help_requests.find_duplicate(ctx.session, ctx.message.openid, details, ctx.now)
+    if request is None:
+        request = help_requests.submit(ctx.session, ctx.message.openid, details, ctx.now, source="handover")
+    call_back = "工作人员会按您登记的手机号联系您。" if known.get("mobile") else "工作人员会通过本公众号回复您，您也可以回复“联系我们”查看电话。"
+    return f"已为您转接人工服务，编号：\n{request.number}\n工作人员将在1个工作日内联系您。{call_back}"

@@ -1,0 +1,143 @@
+"""我的信息: the user's own records (phone and ID masked), 修改 with prefill, and
+删除我的信息 confirmed twice."""
+
+from __future__ import annotations
+
+from handlers.dialog import Answers, Field, Form, register, start
+from handlers.display import mask_id, mask_mobile
+from handlers.fields import Invalid, Option, normalize
+from handlers.flows import beneficiary, volunteer
+from handlers.message import Context
+from models.volunteer import VolunteerStatus
+from services import beneficiaries, help_requests, personal_data, volunteers
+from services.help_requests import STATUS_LABELS
+
+NOTHING = "您还没有登记信息。回复“志愿者报名”或“优抚登记”开始。"
+
+
+def _labels(options, values) -> str:
+    names = {o.value: o.label for o in options}
+    return "、".join(names.get(v, v) for v in values)
+
+
+def _volunteer_lines(v) -> list[str]:
+    hours = v.service_minutes / 60
+    return [
+        f"【志愿者】编号 {v.number}（{volunteer.STATUS_TEXT[v.status]}）",
+        f"姓名：{v.name}  手机：{mask_mobile(v.mobile)}",
+        f"地区：{v.town} {v.village}",
+        f"服务：{_labels(volunteer.SKILLS, v.skills)}；时间：{_labels(volunteer.AVAILABILITY, [v.availability])}",
+        f"服务时长：{hours:g}小时",
+    ]
+
+
+def _beneficiary_lines(b) -> list[str]:
+    relation = _labels(beneficiary.RELATIONS, [b.relation])
+    lines = [
+        f"【优抚登记】{b.name}（{relation}）编号 {b.number}（{beneficiary.STATUS_TEXT[b.status]}）",
+        f"类别：{_labels(beneficiary.CATEGORIES, [s.category.value for s in b.statuses])}",
+        f"手机：{mask_mobile(b.mobile)}",
+    ]
+    if b.id_number:
+        lines.append(f"身份证：{mask_id(b.id_number)}")
+    return lines
+
+
+def show(ctx: Context) -> str:
+    openid = ctx.message.openid
+    v = volunteers.find(ctx.session, openid)
+    people = beneficiaries.registered_by(ctx.session, openid)
+    requests = help_requests.latest_for(ctx.session, openid, limit=1)
+    if v is None and not people and not requests:
+        return NOTHING
+    lines = ["您的信息："]
+    if v is not None:
+        lines += _volunteer_lines(v)
+    for person in people:
+        lines += _beneficiary_lines(person)
+    if requests:
+        lines.append(f"【求助】最近一件：{requests[0].number} {STATUS_LABELS[requests[0].status]}")
+    lines.append("回复“修改”更新信息；回复“删除我的信息”删除您的个人信息。")
+    return "\n".join(lines)
+
+
+# --- 修改 ----------------------------------------------------------------------
+
+
+def _editable_records(ctx: Context) -> list[Option]:
+    openid = ctx.message.openid
+    v = volunteers.find(ctx.session, openid)
+    options = [Option("volunteer", "志愿者信息")] if v is not None and v.status != VolunteerStatus.WITHDRAWN else []
+    options += [Option(f"beneficiary:{b.id}", f"{b.name}的优抚登记") for b in beneficiaries.registered_by(ctx.session, openid)]
+    return options
+
+
+def _open(ctx: Context, choice: str) -> str:
+    if choice == "volunteer":
+        return volunteer.begin_changes(ctx)
+    person_id = int(choice.split(":")[1])
+    person = next(b for b in beneficiaries.registered_by(ctx.session, ctx.message.openid) if b.id == person_id)
+    return beneficiary.begin_changes(ctx, person)
+
+
+WHICH = register(Form(
+    "profile_which", "修改信息",
+    (Field("record", "信息", "您要修改哪一份信息？", options=lambda ctx, a: _editable_records(ctx)),),
+    lambda ctx, a: _open(ctx, a["record"]),
+    confirm=False,
+))
+
+
+def change(ctx: Context) -> str:
+    records = _editable_records(ctx)
+    if not records:
+        return NOTHING
+    if len(records) == 1:
+        return _open(ctx, records[0].value)
+    return start(ctx, WHICH)
+
+
+# --- 删除我的信息 --------------------------------------------------------------
+
+ERASE_WARNING = (
+    "删除后，您的姓名、手机号、身份证号、地址和求助内容都会被清除，无法恢复；"
+    "志愿者报名和优抚登记也会失效。\n确定要删除吗？"
+)
+CONFIRM_WORDS = "确认删除"
+
+
+def _typed_confirmation(text: str) -> str:
+    if normalize(text) != CONFIRM_WORDS:
+        raise Invalid(f"如确定删除，请回复“{CONFIRM_WORDS}”四个字；不删除请回复“取消”。")
+    return CONFIRM_WORDS
+
+
+def _erase(ctx: Context, a: Answers) -> str:
+    if a["first"] != "yes":
+        return "好的，您的信息没有删除。"
+    personal_data.erase(ctx.session, ctx.message.openid, ctx.now)
+    return (
+        "您的个人信息已删除。\n"
+        "为统计服务情况，我们保留了不含个人信息的匿名记录（求助类别和办理结果、活动人数、优抚类别），"
+        "这些记录无法再识别到您本人。\n感谢您对双拥工作的支持！"
+    )
+
+
+ERASE = register(Form(
+    "erase", "删除我的信息",
+    (
+        Field("first", "确认", ERASE_WARNING, options=(Option("yes", "确定删除"), Option("no", "不删除了"))),
+        Field(
+            "second", "再次确认", f"请再次确认：回复“{CONFIRM_WORDS}”四个字。", parse=_typed_confirmation,
+            when=lambda a: a.get("first") == "yes",
+        ),
+    ),
+    _erase,
+    confirm=False,
+))
+
+
+def erase(ctx: Context) -> str:
+    if not _editable_records(ctx) and not help_requests.latest_for(ctx.session, ctx.message.openid, limit=1):
+        return "我们没有保存您的个人信息，无需删除。"
+    return start(ctx, ERASE)

@@ -1,0 +1,96 @@
+"""优抚对象: persons with one or more statuses (domain.md §1.2), grouped in households.
+
+A person can hold several statuses at once (烈士遗属 and 退役军人 …), so statuses are
+rows of their own; visits and 光荣牌 go per household.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.encrypted import EncryptedText
+from models.status_event import status_enum
+
+
+class BeneficiaryCategory(enum.StrEnum):
+    SOLDIER = "SOLDIER"  # 现役军人
+    FAMILY = "FAMILY"  # 军人家属
+    MARTYR_F = "MARTYR_F"  # 烈士遗属
+    DUTY_F = "DUTY_F"  # 因公牺牲军人遗属
+    ILL_F = "ILL_F"  # 病故军人遗属
+    DISABLED = "DISABLED"  # 残疾军人
+    DEMOB_OLD = "DEMOB_OLD"  # 在乡复员军人
+    ILL_RETURN = "ILL_RETURN"  # 带病回乡退伍军人
+    WAR_TEST = "WAR_TEST"  # 参战/参试退役人员
+    RURAL_OLD = "RURAL_OLD"  # 60岁以上农村籍退役士兵
+    MARTYR_CHILD = "MARTYR_CHILD"  # 烈士老年子女
+    RED = "RED"  # 红军失散人员 (legacy data only)
+    MILITIA = "MILITIA"  # 伤残民兵民工
+    VETERAN = "VETERAN"  # 退役军人
+
+
+class RegistrationStatus(enum.StrEnum):
+    PENDING = "pending"  # 待核实
+    VERIFIED = "verified"  # 已核实
+    REJECTED = "rejected"  # 未通过
+    ERASED = "erased"  # the person asked for their data to be deleted
+
+
+class Household(Base):
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town: Mapped[str] = mapped_column(String(40))  # 乡镇/街道
+    village: Mapped[str] = mapped_column(String(40))  # 村/社区
+    address: Mapped[str | None] = mapped_column(EncryptedText())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list["Beneficiary"]] = relationship(back_populates="household")
+
+
+class Beneficiary(Base):
+    __tablename__ = "beneficiary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # YF2026-0007
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    name: Mapped[str] = mapped_column(String(40))
+    mobile: Mapped[str | None] = mapped_column(EncryptedText())
+    id_number: Mapped[str | None] = mapped_column(EncryptedText())
+    # Who registered this person from the chat, and how they are related (本人, 子女 …).
+    registered_by: Mapped[str | None] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RegistrationStatus] = mapped_column(
+        status_enum(RegistrationStatus), default=RegistrationStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+    statuses: Mapped[list["BeneficiaryStatus"]] = relationship(
+        back_populates="beneficiary", cascade="all, delete-orphan", order_by="BeneficiaryStatus.id"
+    )
+
+    __table_args__ = (Index("ix_beneficiary_registered_by", "registered_by"),)
+
+
+class BeneficiaryStatus(Base):
+    """One status a person holds, with dates and evidence once staff verify it."""
+
+    __tablename__ = "beneficiary_status"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"))
+    category: Mapped[BeneficiaryCategory] = mapped_column(status_enum(BeneficiaryCategory, 16))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    evidence_ref: Mapped[str | None] = mapped_column(String(200))
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="statuses")
+
+    __table_args__ = (Index("ix_beneficiary_status_beneficiary_id", "beneficiary_id"),)

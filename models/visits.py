@@ -1,0 +1,111 @@
+"""走访慰问: seasons (元旦, 春节, 八一 …), the plan generated for each, visit teams by
+area, and one planned visit per household per plan."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.status_event import status_enum
+
+
+class VisitSeason(Base):
+    """When visits happen around a holiday: the window is [start rule + offset, end rule + offset]
+    around the anchor day; `merge_into` joins this season with a later one when the gap
+    between their windows is at most `merge_gap_days` (元旦 + 春节 in 2028 and 2031)."""
+
+    __tablename__ = "visit_season"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(32))
+    anchor_rule: Mapped[str] = mapped_column(String(48))  # calendar_rule.code
+    start_rule: Mapped[str] = mapped_column(String(48))
+    start_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
+    end_rule: Mapped[str] = mapped_column(String(48))
+    end_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
+    generate_days_before: Mapped[int] = mapped_column(SmallInteger, default=7)
+    merge_into: Mapped[str | None] = mapped_column(String(32))
+    merge_gap_days: Mapped[int] = mapped_column(SmallInteger, default=0)
+    categories: Mapped[str | None] = mapped_column(String(200))  # comma list; empty = every category
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VisitTeam(Base):
+    __tablename__ = "visit_team"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town: Mapped[str] = mapped_column(String(40), unique=True)  # the area it serves (乡镇/街道)
+    name: Mapped[str] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list["VisitTeamMember"]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="VisitTeamMember.id"
+    )
+
+
+class VisitTeamMember(Base):
+    """A staff member (by openid) or a volunteer of a visit team."""
+
+    __tablename__ = "visit_team_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("visit_team.id", ondelete="CASCADE"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer.id", ondelete="CASCADE"))
+    staff_openid: Mapped[str | None] = mapped_column(String(64))
+
+    team: Mapped[VisitTeam] = relationship(back_populates="members")
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "volunteer_id"),
+        UniqueConstraint("team_id", "staff_openid", name="uq_visit_team_member_staff"),
+    )
+
+
+class VisitPlan(Base):
+    __tablename__ = "visit_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    season: Mapped[str] = mapped_column(String(48))  # "chunjie", or "yuandan+chunjie" when merged
+    year: Mapped[int]  # the year of the (last) holiday the plan serves
+    name: Mapped[str] = mapped_column(String(60))
+    holiday_date: Mapped[date]
+    window_start: Mapped[date]
+    window_end: Mapped[date]
+    generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    overdue_flagged_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("season", "year"),)
+
+
+class VisitStatus(enum.StrEnum):
+    PLANNED = "planned"  # 待走访
+    DONE = "done"  # 已走访
+    OVERDUE = "overdue"  # 逾期未走访
+    CANCELLED = "cancelled"  # no longer on the roster
+
+
+class PlannedVisit(Base):
+    __tablename__ = "planned_visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("visit_plan.id", ondelete="CASCADE"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("visit_team.id", ondelete="SET NULL"))
+    priority: Mapped[int] = mapped_column(SmallInteger)  # 1 = first (三属)
+    category: Mapped[str] = mapped_column(String(16))  # the household's highest-priority category
+    status: Mapped[VisitStatus] = mapped_column(status_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
+    visited_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("plan_id", "household_id"),
+        Index("ix_planned_visit_team", "plan_id", "team_id", "priority"),
+    )

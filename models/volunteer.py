@@ -1,0 +1,39 @@
+"""拥军志愿者: registration from the chat, reviewed by staff."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+from models.encrypted import EncryptedText
+from models.status_event import status_enum
+
+
+class VolunteerStatus(enum.StrEnum):
+    PENDING = "pending"  # 待审核
+    APPROVED = "approved"  # 已通过
+    REJECTED = "rejected"  # 未通过
+    WITHDRAWN = "withdrawn"  # 已退出 (also after the person asked to delete their data)
+
+
+class Volunteer(Base):
+    __tablename__ = "volunteer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # ZY2026-0042
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    mobile: Mapped[str | None] = mapped_column(EncryptedText())
+    town: Mapped[str] = mapped_column(String(40))
+    village: Mapped[str] = mapped_column(String(40))
+    skills: Mapped[Any] = mapped_column(JSON)  # list of skill codes
+    availability: Mapped[str] = mapped_column(String(16))
+    status: Mapped[VolunteerStatus] = mapped_column(status_enum(VolunteerStatus), default=VolunteerStatus.PENDING)
+    service_minutes: Mapped[int] = mapped_column(default=0)  # confirmed 志愿服务时长
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,179 @@
+"""The delivery loop: claim due outbox rows, send them with bounded concurrency, record.
+
+Several workers may run on several machines: claims never overlap (see
+services.delivery.claim_due), a global send rate holds across all of them
+(scheduler/send_rate.py), and a row a dead worker left in `sending` is taken
+back when its lease runs out. The transport (bot/wechat_api.py) is handed in,
+so this module knows nothing of HTTP or wechatpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Callable, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import utcnow
+from scheduler.send_rate import SendRate
+from services import delivery
+from services.delivery import Claimed, DeliveryConfig, Send
+from services.delivery_policy import ApiError, PayloadError
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    def send(self, message: Send) -> str | None:
+        """Deliver one message; returns WeChat's msgid, raises ApiError."""
+        ...
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: DeliveryConfig,
+        transport: Transport | None,
+        rate: SendRate | None,
+        *,
+        concurrency: int = 8,
+        lease_seconds: int = 300,
+        poll_seconds: float = 0.5,
+        on_error: Callable[[BaseException], None] | None = None,
+    ):
+        if transport is None and not config.sandbox:
+            raise ValueError("a transport is required outside the sandbox")
+        self.sessions = sessions
+        self.config = config
+        self.transport = transport
+        self.rate = rate
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self._in_flight = 0
+        self._changed = threading.Condition()
+        self._on_error = on_error
+        self.delivered = 0  # rows this worker finished (any outcome), for logs and tests
+
+    # --- the loop --------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
+        """Deliver until `stop` is set (or, with until_idle, until nothing is due)."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
+            while not stop.is_set():
+                free = self._wait_for_free_slots(stop)
+                if free == 0:
+                    continue
+                # Idle *before* the claim: a row finishing meanwhile may have queued more.
+                was_idle = self._idle()
+                try:
+                    claimed = self._claim(free)
+                except Exception:
+                    log.exception("delivery: claiming failed; trying again")
+                    stop.wait(self.poll_seconds)
+                    continue
+                for item in claimed:
+                    with self._changed:
+                        self._in_flight += 1
+                    pool.submit(self._deliver_one, item)
+                if not claimed:
+                    if until_idle and was_idle:
+                        break
+                    stop.wait(self.poll_seconds)
+            self._wait_idle()
+
+    def _wait_for_free_slots(self, stop: threading.Event) -> int:
+        # Claim in small batches rather than one row per round trip, but never
+        # more than there are threads: a claimed row waiting in a queue only
+        # ages towards its lease.
+        batch = max(1, self.concurrency // 4)
+        with self._changed:
+            while self.concurrency - self._in_flight < batch and not stop.is_set():
+                self._changed.wait(0.2)
+            return self.concurrency - self._in_flight if not stop.is_set() else 0
+
+    def _idle(self) -> bool:
+        with self._changed:
+            return self._in_flight == 0
+
+    def _wait_idle(self) -> None:
+        with self._changed:
+            while self._in_flight:
+                self._changed.wait(0.2)
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        with self.sessions.begin() as session:
+            return delivery.claim_due(session, utcnow(), limit, self.lease)
+
+    # --- one row ---------------------------------------------------------------
+
+    def _deliver_one(self, claimed: Claimed) -> None:
+        try:
+            self.deliver(claimed)
+        except Exception as exc:
+            log.exception("delivery: unexpected error", extra={"outbox_id": claimed.row_id})
+            self._record_crash(claimed, exc)
+            if self._on_error:
+                self._on_error(exc)
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self.delivered += 1
+                self._changed.notify_all()
+
+    def _record_crash(self, claimed: Claimed, exc: Exception) -> None:
+        try:
+            with self.sessions.begin() as session:
+                delivery.record_crash(session, claimed, f"worker error {type(exc).__name__}", self.config, utcnow())
+        except Exception:  # the database itself is failing: the lease brings the row back
+            log.exception("delivery: could not record the error", extra={"outbox_id": claimed.row_id})
+
+    def deliver(self, claimed: Claimed) -> None:
+        with self.sessions.begin() as session:
+            message = delivery.plan(session, claimed, self.config, utcnow())
+        if message is None:
+            return
+        try:
+            delivery.check_send(message)
+        except PayloadError as error:
+            with self.sessions.begin() as session:
+                delivery.record_invalid(session, message, error, utcnow())
+            return
+        if self.rate is not None:
+            self.rate.wait()
+        try:
+            msgid = self.transport.send(message)
+        except ApiError as error:
+            self._record_failure(message, error)
+        except Exception as error:  # a bug or an unexpected library error: retry with backoff
+            log.exception("delivery: transport raised", extra={"outbox_id": message.row_id})
+            self._record_failure(message, ApiError(None, f"transport error {type(error).__name__}"))
+        else:
+            with self.sessions.begin() as session:
+                delivery.record_success(session, message, msgid, utcnow())
+            log.info("delivery: sent", extra={"outbox_id": message.row_id, "channel": str(message.channel), "msgid": msgid})
+
+    def _record_failure(self, message: Send, error: ApiError) -> None:
+        with self.sessions.begin() as session:
+            reaction = delivery.record_failure(session, message, error, self.config, utcnow())
+        level = logging.ERROR if reaction in (None, "fail", "quota") else logging.WARNING
+        log.log(
+            level,
+            "delivery: not sent",
+            extra={"outbox_id": message.row_id, "channel": str(message.channel), "errcode": error.errcode,
+                   "reaction": str(reaction)},
+        )
+
+
+def delivery_config(settings) -> DeliveryConfig:
+    return DeliveryConfig(
+        sandbox=settings.sandbox,
+        template_ids=dict(settings.wechat_template_ids),
+        subscribe_template_ids=dict(settings.wechat_subscribe_template_ids),
+        mass_budget=settings.mass_send_monthly_budget,
+        max_attempts=settings.outbox_max_attempts,
+    )

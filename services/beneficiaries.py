@@ -1,0 +1,110 @@
+"""优抚对象 registration from the chat (by the person or a family member), verified by staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
+from services import consents, notifications, numbers, status_events
+
+SUBJECT = "beneficiary"
+
+# Categories whose downstream process (定期抚恤补助, 优待证 checks) needs the ID number
+# (domain.md PI-3: ask for it only where it is needed).
+NEEDS_ID_NUMBER = frozenset(
+    {
+        BeneficiaryCategory.MARTYR_F,
+        BeneficiaryCategory.DUTY_F,
+        BeneficiaryCategory.ILL_F,
+        BeneficiaryCategory.DISABLED,
+        BeneficiaryCategory.DEMOB_OLD,
+        BeneficiaryCategory.ILL_RETURN,
+        BeneficiaryCategory.WAR_TEST,
+        BeneficiaryCategory.RURAL_OLD,
+        BeneficiaryCategory.MARTYR_CHILD,
+    }
+)
+
+
+@dataclass(frozen=True)
+class BeneficiaryDetails:
+    relation: str  # self, spouse, child, parent, sibling, relative, grid
+    name: str
+    categories: list[str]
+    mobile: str
+    town: str
+    village: str
+    address: str
+    id_number: str | None
+
+
+def registered_by(session: Session, openid: str) -> list[Beneficiary]:
+    return list(
+        session.scalars(
+            select(Beneficiary)
+            .where(Beneficiary.registered_by == openid, Beneficiary.status != RegistrationStatus.ERASED)
+            .options(selectinload(Beneficiary.statuses), selectinload(Beneficiary.household))
+            .order_by(Beneficiary.id)
+        )
+    )
+
+
+def find_same_person(session: Session, openid: str, name: str) -> Beneficiary | None:
+    """The same registrant registering the same name again is a duplicate."""
+    return next((b for b in registered_by(session, openid) if b.name == name), None)
+
+
+def register(session: Session, openid: str, details: BeneficiaryDetails, now: datetime) -> Beneficiary:
+    household = Household(town=details.town, village=details.village, address=details.address, created_at=now)
+    person = Beneficiary(
+        number=numbers.yearly_number(session, "YF", SUBJECT, now, width=4),
+        household=household,
+        name=details.name,
+        mobile=details.mobile,
+        id_number=details.id_number,
+        registered_by=openid,
+        relation=details.relation,
+        status=RegistrationStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        statuses=[BeneficiaryStatus(category=BeneficiaryCategory(c)) for c in details.categories],
+    )
+    session.add(person)
+    session.flush()
+    consents.grant(session, openid, SUBJECT, now)
+    status_events.record(session, SUBJECT, person.id, RegistrationStatus.PENDING, at=now)
+    notifications.alert_staff(
+        session,
+        "registration_pending",
+        f"beneficiary:{person.id}",
+        f"新的优抚对象登记待核实：{person.number}（{details.town}{details.village}）",
+        subject=SUBJECT,
+        number=person.number,
+    )
+    return person
+
+
+def update_details(session: Session, person: Beneficiary, details: BeneficiaryDetails, now: datetime) -> None:
+    """Corrections from the person; a verified record goes back to staff for a check."""
+    person.name = details.name
+    person.mobile = details.mobile
+    person.id_number = details.id_number
+    person.relation = details.relation
+    person.household.town = details.town
+    person.household.village = details.village
+    person.household.address = details.address
+    wanted = [BeneficiaryCategory(c) for c in details.categories]
+    person.statuses = [s for s in person.statuses if s.category in wanted] + [
+        BeneficiaryStatus(category=c) for c in wanted if c not in {s.category for s in person.statuses}
+    ]
+    person.updated_at = now
+    if person.status != RegistrationStatus.PENDING:
+        previous = person.status
+        person.status = RegistrationStatus.PENDING
+        status_events.record(
+            session, SUBJECT, person.id, person.status, at=now, from_status=previous, note="本人修改信息，待重新核实"
+        )

@@ -1,0 +1,69 @@
+"""Conversation state: one row per openid, locked for the length of one message.
+
+`lock` runs first in every message's transaction. It makes sure the user's row
+exists and locks it with one upsert (INSERT … ON CONFLICT DO UPDATE … RETURNING):
+on PostgreSQL the conflicting row is locked like SELECT … FOR UPDATE would; on
+SQLite the statement takes the database's write lock. A second message of the same user, in any worker
+process, waits until the first one has committed, so two messages never interleave.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models.conversation import ConversationState
+
+
+def lock(session: Session, openid: str, now: datetime) -> ConversationState:
+    # One statement: the upsert's DO UPDATE takes the row lock on PostgreSQL (as
+    # SELECT … FOR UPDATE would) and returns the row, existing or new.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ConversationState).values(openid=openid, version=0, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=["openid"], set_={"openid": statement.excluded.openid}
+    ).returning(ConversationState)
+    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+
+def save(
+    state: ConversationState,
+    *,
+    form: str,
+    step: str,
+    answers: dict[str, Any],
+    scratch: dict[str, Any],
+    now: datetime,
+    timeout: timedelta,
+) -> None:
+    state.form = form
+    state.step = step
+    # New dict objects, so the ORM sees a change even when only a nested value moved.
+    state.answers = dict(answers)
+    state.scratch = dict(scratch)
+    state.version += 1
+    state.expires_at = now + timeout
+    state.updated_at = now
+
+
+def clear(state: ConversationState, now: datetime) -> None:
+    """Forget the form and everything typed into it; the row stays as the user's lock."""
+    state.form = None
+    state.step = None
+    state.answers = None
+    state.scratch = None
+    state.version += 1
+    state.expires_at = None
+    state.updated_at = now
+
+
+def is_active(state: ConversationState) -> bool:
+    return state.form is not None
+
+
+def has_expired(state: ConversationState, now: datetime) -> bool:
+    return state.form is not None and state.expires_at is not None and state.expires_at <= now

@@ -1,0 +1,393 @@
+"""Delivering one outbox row: claim, choose a channel, record the outcome.
+
+The worker loop (scheduler/delivery.py) calls these; the HTTP call to WeChat
+happens between `plan` and `record_success`/`record_failure`, outside any
+transaction. A row carries its attempt number from the claim on, and every
+later write checks it: a worker that lost its lease cannot overwrite the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import (
+    Channel,
+    FollowerStatus,
+    MassSendBudget,
+    OutboxEvent,
+    OutboxMessage,
+    OutboxStatus,
+    StaffOpenid,
+)
+from services import followers, outbox
+from services.delivery_policy import (
+    QUOTA_DELAY_SECONDS,
+    ROLE_PREFIX,
+    ApiError,
+    PayloadError,
+    Reaction,
+    WhenUnavailable,
+    check_fields,
+    is_group,
+    is_openid,
+    is_role,
+    policy_for,
+    reaction_for,
+    retry_delay,
+    template_fields,
+    text_of,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RECIPIENT_STATUS = {
+    40003: (FollowerStatus.INVALID, "openid not of this account"),
+    43004: (FollowerStatus.UNSUBSCRIBED, "not following"),
+    43019: (FollowerStatus.BLOCKED, "blocked the account"),
+    48002: (FollowerStatus.BLOCKED, "refuses messages"),
+}
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    sandbox: bool
+    template_ids: Mapping[str, str] = field(default_factory=dict)
+    subscribe_template_ids: Mapping[str, str] = field(default_factory=dict)
+    mass_budget: int = 4
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class Send:
+    """One message for the transport: everything needed to build WeChat's JSON."""
+
+    row_id: int
+    attempt: int
+    channel: Channel
+    recipient: str  # an openid, "all" or "tag:<id>"
+    client_msg_id: str  # the same on every attempt of a row: WeChat drops a resend
+    text: str | None = None
+    fields: dict[str, str] | None = None
+    template_id: str | None = None
+    url: str | None = None
+    page: str | None = None
+    media_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    row_id: int
+    attempt: int
+
+
+# --- claiming ----------------------------------------------------------------
+
+
+def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    """Take up to `limit` due rows for this worker, and take back rows whose lease ran out.
+
+    The ids are selected first (`FOR UPDATE SKIP LOCKED` on PostgreSQL: workers never
+    wait for, nor take, each other's rows; SQLite runs one writer at a time) and only
+    then updated: an UPDATE over a LIMIT subquery may run the subquery more than once
+    on PostgreSQL and take more rows than asked for.
+    """
+    stale = _lock_due(session, OutboxStatus.SENDING, now, limit)
+    if stale:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([r.id for r in stale]))
+            .values(status=OutboxStatus.PENDING, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        _bulk_events(session, stale, OutboxStatus.SENDING, OutboxStatus.PENDING, now, "lease ran out: taken back")
+
+    due = _lock_due(session, OutboxStatus.PENDING, now, limit)
+    if not due:
+        return []
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in due]))
+        .values(
+            status=OutboxStatus.SENDING,
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + lease,
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id, OutboxMessage.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    _bulk_events(session, due, OutboxStatus.PENDING, OutboxStatus.SENDING, now, "claimed")
+    return [Claimed(row.id, row.attempts) for row in sorted(claimed, key=lambda r: r.id)]
+
+
+def _lock_due(session: Session, status: OutboxStatus, now: datetime, limit: int):
+    return session.execute(
+        select(OutboxMessage.id, OutboxMessage.channel)
+        .where(OutboxMessage.status == status, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def _bulk_events(session: Session, rows, from_status, to_status, now: datetime, note: str) -> None:
+    if rows:
+        session.execute(
+            insert(OutboxEvent),
+            [
+                {"outbox_id": r.id, "at": now, "from_status": from_status, "to_status": to_status, "channel": r.channel, "note": note}
+                for r in rows
+            ],
+        )
+
+
+# --- choosing a channel ------------------------------------------------------
+
+
+def plan(session: Session, claimed: Claimed, config: DeliveryConfig, now: datetime) -> Send | None:
+    """A Send for the transport, or None when the row was settled here without WeChat
+    (sandbox, held, cancelled, failed, expanded to a role's openids, or no longer ours)."""
+    row = session.get(OutboxMessage, claimed.row_id, with_for_update=True)
+    if row is None or row.status != OutboxStatus.SENDING or row.attempts != claimed.attempt:
+        return None
+    if is_role(row.recipient):
+        _expand_role(session, row, now)
+        return None
+    if config.sandbox:
+        _settle(session, row, OutboxStatus.SENT, now, channel=Channel.SANDBOX, note="recorded in the sandbox")
+        return None
+    if is_openid(row.recipient):
+        person = followers.find(session, row.recipient)
+        if person is not None and person.status != FollowerStatus.ACTIVE:
+            _settle(session, row, OutboxStatus.CANCELLED, now, note=f"recipient {person.status}")
+            return None
+
+    reasons: list[str] = []
+    for channel in policy_for(row.kind, row.channel).channels:
+        send = _try_channel(session, row, channel, config, now, reasons)
+        if send is not None:
+            return send  # the row records the channel once WeChat has the message
+    return _unavailable(session, row, config, now, reasons)
+
+
+def _try_channel(
+    session: Session, row: OutboxMessage, channel: Channel, config: DeliveryConfig, now: datetime, reasons: list[str]
+) -> Send | None:
+    payload: dict[str, Any] = row.payload or {}
+    base = {"row_id": row.id, "attempt": row.attempts, "channel": channel, "recipient": row.recipient,
+            "client_msg_id": f"sy-outbox-{row.id}"}
+    text = text_of(payload)
+    if channel == Channel.CUSTOMER_SERVICE:
+        if not is_openid(row.recipient) or text is None:
+            reasons.append("customer service: no text or not one person")
+        elif not followers.take_window_slot(session, row.recipient, now):
+            reasons.append("customer service: reply window closed or used up")
+        else:
+            return Send(**base, text=text)
+    elif channel in (Channel.TEMPLATE, Channel.SUBSCRIPTION):
+        ids = config.template_ids if channel == Channel.TEMPLATE else config.subscribe_template_ids
+        template_id = ids.get(row.kind)
+        fields = template_fields(payload)
+        if not is_openid(row.recipient) or fields is None or not template_id:
+            reasons.append(f"{channel}: no template id for {row.kind} or no fields")
+        elif channel == Channel.SUBSCRIPTION and not followers.take_consent(session, row.recipient, template_id, now):
+            reasons.append("subscription: the user has no accepted notice left")
+        else:
+            return Send(**base, fields=fields, template_id=template_id,
+                        url=payload.get("url"), page=payload.get("page"))
+    elif channel == Channel.MASS:
+        media_id = payload.get("media_id")
+        if not is_group(row.recipient) or (text is None and not media_id):
+            reasons.append("mass: not a group or no content")
+        elif not _take_mass_budget(session, now, config.mass_budget):
+            reasons.append(f"mass: the {config.mass_budget} mass sends of this month are used")
+        else:
+            return Send(**base, text=None if media_id else text, media_id=media_id)
+    return None
+
+
+def _unavailable(session: Session, row: OutboxMessage, config: DeliveryConfig, now: datetime, reasons: list[str]) -> None:
+    why = "; ".join(reasons) or "no channel allowed"
+    if is_group(row.recipient) and any(r.startswith("mass: the") for r in reasons):
+        row.next_attempt_at = _next_month(now)
+        _settle(session, row, OutboxStatus.PENDING, now, note=f"{why}; waiting for next month")
+    elif is_openid(row.recipient) and policy_for(row.kind).when_unavailable == WhenUnavailable.HOLD:
+        _settle(session, row, OutboxStatus.HELD, now, note=f"{why}; held until the user writes")
+    else:
+        row.last_errmsg = why
+        _settle(session, row, OutboxStatus.FAILED, now, note=why)
+    return None
+
+
+def _expand_role(session: Session, row: OutboxMessage, now: datetime) -> None:
+    role = row.recipient[len(ROLE_PREFIX):]
+    openids = session.scalars(select(StaffOpenid.openid).where(StaffOpenid.role == role).order_by(StaffOpenid.id)).all()
+    if not openids:
+        row.last_errmsg = f"no openids for {row.recipient}: add them with `python -m bot staff add OPENID`"
+        _settle(session, row, OutboxStatus.FAILED, now, note=row.last_errmsg)
+        return
+    for openid in openids:
+        key = f"{row.idempotency_key}>{openid}"
+        if len(key) > 200:
+            key = "role>" + hashlib.sha256(key.encode()).hexdigest()
+        outbox.enqueue(session, kind=row.kind, recipient=openid, payload=row.payload, idempotency_key=key, channel=row.channel)
+    _settle(session, row, OutboxStatus.SENT, now, note=f"expanded to {len(openids)} recipients")
+
+
+# --- the mass-send budget ----------------------------------------------------
+
+
+def _month(now: datetime) -> str:
+    return now.astimezone(SHANGHAI).strftime("%Y-%m")
+
+
+def _next_month(now: datetime) -> datetime:
+    local = now.astimezone(SHANGHAI)
+    first = local.replace(day=1, hour=0, minute=5, second=0, microsecond=0) + timedelta(days=32)
+    return first.replace(day=1)
+
+
+def _take_mass_budget(session: Session, now: datetime, budget: int) -> bool:
+    month = _month(now)
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert_(MassSendBudget).values(month=month, used=0).on_conflict_do_nothing(index_elements=["month"]))
+    result = session.execute(
+        update(MassSendBudget)
+        .where(MassSendBudget.month == month, MassSendBudget.used < budget)
+        .values(used=MassSendBudget.used + 1)
+    )
+    return result.rowcount == 1
+
+
+def _give_back_mass_budget(session: Session, now: datetime, *, exhausted: bool = False, budget: int = 4) -> None:
+    month = _month(now)
+    values = {"used": budget} if exhausted else {"used": MassSendBudget.used - 1}
+    session.execute(update(MassSendBudget).where(MassSendBudget.month == month, MassSendBudget.used > 0).values(**values))
+
+
+# --- outcomes ----------------------------------------------------------------
+
+
+def _owned(session: Session, send: Send) -> OutboxMessage | None:
+    row = session.get(OutboxMessage, send.row_id, with_for_update=True)
+    if row is None or row.status != OutboxStatus.SENDING or row.attempts != send.attempt:
+        return None  # the lease ran out and another worker has the row now
+    return row
+
+
+def _settle(
+    session: Session,
+    row: OutboxMessage,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    channel: Channel | None = None,
+    errcode: int | None = None,
+    note: str | None = None,
+) -> None:
+    if channel is not None:
+        row.channel = channel
+    if status == OutboxStatus.SENT:
+        row.sent_at = now
+    outbox.transition(session, row, status, now, errcode=errcode, note=note)
+
+
+def record_success(session: Session, send: Send, msgid: str | None, now: datetime) -> bool:
+    """The common case, kept to one guarded UPDATE and one INSERT (no row load, no decryption)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == send.row_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.attempts == send.attempt,
+        )
+        .values(status=OutboxStatus.SENT, channel=send.channel, wechat_msgid=msgid, last_errcode=None,
+                last_errmsg=None, sent_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False  # the lease ran out and another worker has the row now
+    session.execute(insert(OutboxEvent).values(outbox_id=send.row_id, at=now, from_status=OutboxStatus.SENDING,
+                                               to_status=OutboxStatus.SENT, channel=send.channel, note="sent"))
+    return True
+
+
+def record_failure(session: Session, send: Send, error: ApiError, config: DeliveryConfig, now: datetime) -> Reaction | None:
+    """Apply wechat-platform.md §11 to one failed send; returns the reaction taken."""
+    row = _owned(session, send)
+    if row is None:
+        return None
+    reaction = reaction_for(error.errcode)
+    row.last_errcode = error.errcode
+    row.last_errmsg = (error.errmsg or "")[:500]
+    note = f"errcode {error.errcode}: {row.last_errmsg}"
+    if send.channel == Channel.MASS and reaction != Reaction.ALREADY_SENT:
+        _give_back_mass_budget(session, now, exhausted=error.errcode == 45028, budget=config.mass_budget)
+
+    if reaction == Reaction.ALREADY_SENT:
+        _settle(session, row, OutboxStatus.SENT, now, errcode=error.errcode, note="WeChat already had this message")
+    elif reaction in (Reaction.RETRY, Reaction.QUOTA):
+        if row.attempts >= config.max_attempts:
+            _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=f"gave up after {row.attempts} attempts; {note}")
+        else:
+            delay = QUOTA_DELAY_SECONDS if reaction == Reaction.QUOTA else retry_delay(row.attempts)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            _settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"retry in {delay:g} s; {note}")
+    elif reaction == Reaction.RECIPIENT:
+        _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
+        if error.errcode == 43101 and send.template_id:
+            followers.reject_consent(session, send.recipient, send.template_id, now)
+        elif error.errcode in RECIPIENT_STATUS:
+            status, why = RECIPIENT_STATUS[error.errcode]
+            followers.set_status(session, send.recipient, status, now, f"errcode {error.errcode}: {why}")
+    elif reaction == Reaction.FALLBACK:
+        followers.close_window(session, send.recipient, now)
+        row.next_attempt_at = now
+        _settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"window closed, choosing again; {note}")
+    else:
+        _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
+    return reaction
+
+
+def record_crash(session: Session, claimed: Claimed, note: str, config: DeliveryConfig, now: datetime) -> None:
+    """Our own code failed on this row (not WeChat): back off like a busy answer, so one
+    bad row neither blocks the queue nor comes back every few seconds for ever.
+    Plain UPDATEs: the row may be one that cannot even be loaded (an undecryptable payload)."""
+    give_up = claimed.attempt >= config.max_attempts
+    status = OutboxStatus.FAILED if give_up else OutboxStatus.PENDING
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == claimed.row_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.attempts == claimed.attempt,
+        )
+        .values(status=status, last_errmsg=note[:500], updated_at=now,
+                next_attempt_at=now + timedelta(seconds=retry_delay(claimed.attempt) * 30))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        why = f"gave up after {claimed.attempt} attempts; {note}" if give_up else note
+        session.execute(insert(OutboxEvent).values(outbox_id=claimed.row_id, at=now, from_status=OutboxStatus.SENDING,
+                                                   to_status=status, note=why))
+
+
+def check_send(send: Send) -> None:
+    """Last guard before HTTP: a row written around `enqueue` must still fit WeChat's rules."""
+    if send.fields is not None:
+        check_fields(send.fields)
+
+
+def record_invalid(session: Session, send: Send, error: PayloadError, now: datetime) -> None:
+    row = _owned(session, send)
+    if row is not None:
+        row.last_errmsg = str(error)
+        _settle(session, row, OutboxStatus.FAILED, now, note=f"payload refused: {error}")

@@ -1,0 +1,28 @@
+"""最新通知 shown in the chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.notice import Notice, Referral
+
+
+def latest(session: Session, now: datetime, limit: int = 3) -> list[Notice]:
+    return list(
+        session.scalars(
+            select(Notice).where(Notice.published_at <= now).order_by(Notice.published_at.desc()).limit(limit)
+        )
+    )
+
+
+def publish(session: Session, title: str, body: str, now: datetime) -> Notice:
+    notice = Notice(title=title, body=body, published_at=now)
+    session.add(notice)
+    return notice
+
+
+def record_referral(session: Session, openid: str, code: str, now: datetime) -> None:
+    session.add(Referral(openid=openid, code=code[:60], at=now))

@@ -1,0 +1,133 @@
+"""What scheduled jobs send: a Push is one outbox row to be, with its idempotency key.
+
+Jobs compute pushes and hand them to `send`, which adds each once (the key is unique in
+the outbox), so a job that runs twice for the same moment never sends twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Channel, OutboxMessage
+from models.reminders import Audience
+from models.visits import VisitTeam, VisitTeamMember
+from models.volunteer import Volunteer, VolunteerStatus
+from services import outbox
+from services.local_time import SHANGHAI
+
+STAFF = "role:staff"
+
+
+@dataclass(frozen=True)
+class Push:
+    kind: str
+    recipient: str
+    payload: dict[str, Any]
+    key: str
+    not_before: datetime | None = None
+    channel: Channel | None = None
+
+    def summary(self) -> str:
+        """One line for `run-jobs --dry-run`: no personal data, openids shortened."""
+        who = self.recipient if not _is_personal(self.recipient) else f"openid:{self.recipient[:4]}…"
+        when = self.not_before.astimezone(SHANGHAI).isoformat(timespec="minutes") if self.not_before else "now"
+        title = self.payload.get("title") or ""
+        return f"{self.kind}\t{who}\t{when}\t{title}\t{self.key}"
+
+
+def _is_personal(recipient: str) -> bool:
+    return not (recipient == "all" or recipient.startswith(("role:", "tag:")))
+
+
+@dataclass
+class SendLog:
+    """What a run sent (and skipped because it was already there)."""
+
+    created: list[Push] = field(default_factory=list)
+    existing: int = 0
+
+
+def already_queued(session: Session, key: str) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None
+
+
+def queued_keys(session: Session, prefix: str) -> set[str]:
+    """Keys already in the outbox under a prefix: one query instead of one per push."""
+    return set(session.scalars(select(OutboxMessage.idempotency_key)
+                               .where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))))
+
+
+def send(session: Session, push: Push, log: SendLog | None = None, known: set[str] | None = None) -> bool:
+    """Queue the push once; True when it is new. `known`: keys already queued (from `queued_keys`)."""
+    if (push.key in known) if known is not None else already_queued(session, push.key):
+        if log is not None:
+            log.existing += 1
+        return False
+    outbox.enqueue(
+        session,
+        kind=push.kind,
+        recipient=push.recipient,
+        channel=push.channel,
+        payload=push.payload,
+        idempotency_key=push.key,
+        not_before=push.not_before,
+    )
+    if log is not None:
+        log.created.append(push)
+    return True
+
+
+# --- audiences ---------------------------------------------------------------------
+
+
+def audience_recipients(session: Session, audience: Audience, tag_id: str | None = None) -> list[str]:
+    """Who an audience is, as outbox recipients."""
+    audience = Audience(audience)
+    if audience is Audience.STAFF:
+        return [STAFF]
+    if audience is Audience.ALL_FOLLOWERS:
+        return ["all"]
+    if audience is Audience.TAG:
+        return [f"tag:{tag_id}"]
+    if audience is Audience.VOLUNTEERS:
+        return volunteer_openids(session)
+    return [STAFF, *team_member_openids(session)]
+
+
+def is_mass(recipient: str) -> bool:
+    return recipient == "all" or recipient.startswith("tag:")
+
+
+def volunteer_openids(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Volunteer.openid)
+            .where(Volunteer.status == VolunteerStatus.APPROVED, Volunteer.openid.is_not(None))
+            .order_by(Volunteer.id)
+        )
+    )
+
+
+def team_member_openids(session: Session, team_id: int | None = None) -> list[str]:
+    """Openids of visit-team members (volunteers and staff), each once."""
+    query = (
+        select(VisitTeamMember.staff_openid, Volunteer.openid, Volunteer.status)
+        .join(VisitTeam, VisitTeam.id == VisitTeamMember.team_id)
+        .outerjoin(Volunteer, Volunteer.id == VisitTeamMember.volunteer_id)
+        .where(VisitTeam.active.is_(True))
+        .order_by(VisitTeamMember.id)
+    )
+    if team_id is not None:
+        query = query.where(VisitTeamMember.team_id == team_id)
+    found: dict[str, None] = {}
+    for staff_openid, volunteer_openid, status in session.execute(query):
+        if staff_openid:
+            found[staff_openid] = None
+        elif volunteer_openid and status == VolunteerStatus.APPROVED:
+            found[volunteer_openid] = None
+    return list(found)
