@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
@@ -62,6 +63,25 @@ def _prepare_database(settings: Settings) -> None:
         )
 
 
+@contextmanager
+def open_database(settings: Settings | None = None):
+    """Settings, logging, the data key and a database for one CLI command."""
+    from bot.logs import configure_logging
+    from models.database import make_engine, make_session_factory
+    from models.encrypted import configure_data_key
+
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, json_lines=not settings.development)
+    # APScheduler announces every run of every job at INFO (the lock renewal every few seconds).
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_data_key(settings.data_encryption_key)
+    engine = make_engine(settings.database_url)
+    try:
+        yield settings, engine, make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @cli.group("db")
 def db() -> None:
     """Database schema (Alembic migrations)."""
@@ -101,3 +121,4 @@ def prune() -> None:
 from bot import cli_outbound  # noqa: E402,F401  (worker, outbox, notify, staff)
 from bot import cli_scheduler  # noqa: E402,F401  (scheduler, run-jobs, calendar, workday, calendar-rule)
 from bot import cli_conversations  # noqa: E402,F401  (menu sync)
+from bot import cli_pairs  # noqa: E402,F401  (pair add/contact/end/list)

@@ -7,31 +7,13 @@ import logging
 import os
 import sys
 import threading
-from contextlib import contextmanager
 
 
 import click
 
 from bot.cli import cli
+from bot.cli import open_database as _database
 from config import Settings
-
-
-@contextmanager
-def _database(settings: Settings | None = None):
-    from bot.logs import configure_logging
-    from models.database import make_engine, make_session_factory
-    from models.encrypted import configure_data_key
-
-    settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, json_lines=not settings.development)
-    # APScheduler announces every run of every job at INFO (the lock renewal every few seconds).
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
-    configure_data_key(settings.data_encryption_key)
-    engine = make_engine(settings.database_url)
-    try:
-        yield settings, engine, make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _batch_options() -> tuple[int, float]:

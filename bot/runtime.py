@@ -44,7 +44,11 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, routes: tuple[Route, ...] | None = None) -> "Runtime":
-        engine = make_engine(settings.database_url)
+        # A web worker's threads and its handler pool share the pool: enough
+        # connections that a handler never waits for one, few enough that several
+        # workers stay well under PostgreSQL's max_connections.
+        pool = {} if settings.is_sqlite else {"pool_size": 10, "max_overflow": 10}
+        engine = make_engine(settings.database_url, **pool)
         sessions = make_session_factory(engine)
         ttl = timedelta(seconds=settings.dedupe_ttl_seconds)
         redis_client = None

@@ -42,7 +42,6 @@ def _render_item(type_, obj, autogen_context):
     # Migrations stay frozen: custom column types are written as their plain
     # storage type, so a migration never imports application code.
     if type_ == "type" and isinstance(obj, TypeDecorator):
-        autogen_context.imports.add("import sqlalchemy as sa")
         return f"sa.{obj.impl_instance!r}"
     return False
 

@@ -22,11 +22,10 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         # instead of failing when a read transaction tries to become a write.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    # Pre-ping survives a database restart; the pool is sized for a web worker's
-    # threads plus its handler pool, so connections are reused, not reopened.
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 16)
-    kwargs.setdefault("max_overflow", 16)
+    # No pre-ping (a round trip per checkout): after a database restart the first
+    # failing statement invalidates the whole pool and later checkouts reconnect.
+    # Connections are recycled before idle-timeouts on the way can cut them.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(database_url, **kwargs)
 
 

@@ -16,7 +16,7 @@ from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
-from services import publicity_calendar, reminder_rules, visit_plans
+from services import care_pairs, publicity_calendar, reminder_rules, visit_plans
 from services.local_time import SHANGHAI, chinese_date, local_date, local_instant
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
 
@@ -197,5 +197,12 @@ def _ask_for_ratings(run: JobRun) -> None:
 
 
 def nudge_pairs(run: JobRun) -> None:
-    """No pairing model exists yet (volunteer ↔ household with contact records); nothing to do."""
-    log.debug("pair nudges: no pairing model yet", extra={"until": local_date(run.until).isoformat()})
+    """A pair with no recorded contact for 30 days nudges the volunteer — once per 30 silent
+    days: the key names the silence's start and how many 30-day periods it has lasted."""
+    for silent in care_pairs.silent_pairs(run.session, run.until):
+        days = silent.days_silent(run.until)
+        periods = days // care_pairs.SILENCE_BEFORE_NUDGE.days
+        text = (f"定点定人提醒：您结对帮扶的{silent.village}家庭（{silent.household_number}）"
+                f"已有{days}天没有联系记录了。请抽空打个电话或上门看看，联系后请告诉工作人员登记。")
+        key = f"pair_nudge:{silent.pair_id}:{silent.silent_since:%Y%m%d}:{periods}"
+        run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key))

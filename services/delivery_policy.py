@@ -56,6 +56,16 @@ POLICIES: dict[str, Policy] = {
     "activity_reminder": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.FAIL),
     "holiday_reminder": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.FAIL),
     "publicity": Policy((MASS, CS), WhenUnavailable.HOLD),
+    # Activities and requests: the user's own business, kept until it can be delivered.
+    "activity_update": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.HOLD),
+    "waitlist_promoted": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.HOLD),
+    "rating_request": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.HOLD),
+    "pair_nudge": Policy((CS, TEMPLATE, SUBSCRIPTION), WhenUnavailable.HOLD),
+    # Work for staff and visit teams: still useful days later, so held, never dropped.
+    "visit_plan": Policy((CS, TEMPLATE), WhenUnavailable.HOLD),
+    "visit_overdue": Policy((CS, TEMPLATE), WhenUnavailable.HOLD),
+    "request_escalation": Policy((CS, TEMPLATE), WhenUnavailable.HOLD),
+    "yearly_task": Policy((CS, TEMPLATE), WhenUnavailable.HOLD),
 }
 DEFAULT_POLICY = Policy((CS,), WhenUnavailable.HOLD)
 NEVER_AS_NOTICE = {"publicity"}  # marketing-like text must not use template/subscription notices

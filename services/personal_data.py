@@ -22,7 +22,7 @@ from models.help_request import HelpRequest
 from models.notice import Referral
 from models.status_event import StatusEvent
 from models.volunteer import VolunteerStatus
-from services import beneficiaries, help_requests, status_events, volunteers
+from services import beneficiaries, care_pairs, help_requests, status_events, volunteers
 
 ERASED_NAME = "（已删除）"
 
@@ -50,6 +50,10 @@ def erase(session: Session, openid: str, now: datetime) -> Erased:
         person.status = RegistrationStatus.ERASED
         person.name, person.mobile, person.id_number, person.registered_by = ERASED_NAME, None, None, None
         person.household.address = None
+
+    care_pairs.forget(
+        session, now, volunteer_id=volunteer.id if volunteer else None, household_ids=[p.household_id for p in people]
+    )
 
     requests = list(session.scalars(select(HelpRequest).where(HelpRequest.openid == openid)))
     for request in requests:
