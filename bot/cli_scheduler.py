@@ -3,7 +3,6 @@ of calendar rules and working-day overrides."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
-from models.status_event import status_enum
+from models.base import status_enum
 
 
 class ActivityStatus(enum.StrEnum):

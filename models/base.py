@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+import enum
+
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
@@ -40,6 +42,11 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect):
         return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def status_enum(cls: type[enum.StrEnum], length: int = 24) -> Enum:
+    """A StrEnum stored as its value in a plain string column (no native enum types)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedText
 
 
@@ -24,9 +24,6 @@ class ContactMethod(enum.StrEnum):
     OTHER = "other"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
 
 class CarePair(Base):
     __tablename__ = "care_pair"
@@ -34,7 +31,7 @@ class CarePair(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteer.id"))
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
-    status: Mapped[PairStatus] = mapped_column(_enum(PairStatus), default=PairStatus.ACTIVE)
+    status: Mapped[PairStatus] = mapped_column(status_enum(PairStatus, 16), default=PairStatus.ACTIVE)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     # The newest recorded contact; the nudge counts silence from here (or from started_at).
@@ -52,6 +49,6 @@ class CareContact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("care_pair.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
-    method: Mapped[ContactMethod] = mapped_column(_enum(ContactMethod))
+    method: Mapped[ContactMethod] = mapped_column(status_enum(ContactMethod, 16))
     note: Mapped[str | None] = mapped_column(EncryptedText())  # may mention health or hardship
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

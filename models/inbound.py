@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedText
 
 
@@ -30,9 +30,7 @@ class InboundMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
     msg_type: Mapped[str] = mapped_column(String(32))
     event: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[InboundStatus] = mapped_column(
-        Enum(InboundStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    status: Mapped[InboundStatus] = mapped_column(status_enum(InboundStatus, 16))
     # The rendered reply text (may hold a user's own answers), encrypted at rest.
     reply: Mapped[str | None] = mapped_column(EncryptedText())
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

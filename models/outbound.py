@@ -11,15 +11,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedText
 
-
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
 
 
 class FollowerStatus(enum.StrEnum):
@@ -40,7 +37,7 @@ class Follower(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[FollowerStatus] = mapped_column(_enum(FollowerStatus), default=FollowerStatus.ACTIVE)
+    status: Mapped[FollowerStatus] = mapped_column(status_enum(FollowerStatus), default=FollowerStatus.ACTIVE)
     last_interaction_at: Mapped[datetime | None]
     window_expires_at: Mapped[datetime | None]
     window_quota: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,7 +102,7 @@ class SubscriptionConsent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(64))
     template_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[ConsentStatus] = mapped_column(_enum(ConsentStatus))
+    status: Mapped[ConsentStatus] = mapped_column(status_enum(ConsentStatus))
     remaining: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

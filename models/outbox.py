@@ -7,10 +7,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedJSON
 
 
@@ -31,9 +31,6 @@ class Channel(enum.StrEnum):
     SANDBOX = "sandbox"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
-
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
@@ -41,10 +38,10 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(48))
     recipient: Mapped[str] = mapped_column(String(64))  # an openid, a tag id or "all"
-    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    channel: Mapped[Channel] = mapped_column(status_enum(Channel))
     payload: Mapped[Any] = mapped_column(EncryptedJSON())
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(status_enum(OutboxStatus), default=OutboxStatus.PENDING)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,19 +6,13 @@ here, so a timeline (the chat's 进度 view, the console's audit trail) reads on
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 from models.encrypted import EncryptedText
-
-
-def status_enum(cls: type[enum.StrEnum], length: int = 24) -> Enum:
-    """A StrEnum stored as its value in a plain string column (no native enum types)."""
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class StatusEvent(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
-from models.status_event import status_enum
+from models.base import status_enum
 
 
 class VisitSeason(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 from models.encrypted import EncryptedText
-from models.status_event import status_enum
+from models.base import status_enum
 
 
 class VolunteerStatus(enum.StrEnum):

@@ -6,7 +6,6 @@ Waitlist promotions are told by services.activities in the transaction that prom
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -17,10 +16,9 @@ from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
 from services import care_pairs, publicity_calendar, reminder_rules, visit_plans
-from services.local_time import SHANGHAI, chinese_date, local_date, local_instant
+from services.local_time import SHANGHAI, chinese_date, local_instant
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
 
-log = logging.getLogger("scheduler.jobs")
 ACTIVITY_LEADS_HOURS = (24, 2)
 URGENT_ACCEPT_WITHIN = timedelta(hours=2)
 RATING_AFTER = timedelta(days=1)
