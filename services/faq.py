@@ -22,9 +22,15 @@ def match(session: Session, question: str) -> FaqEntry | None:
     if len(text.strip()) < 2:
         return None
     best, best_score = None, 0
-    for entry in topics(session):
-        words = [entry.topic, *(w.strip() for w in entry.keywords.split(","))]
+    # Plain rows, not entities: every unrecognised text is matched, only the winner is loaded.
+    rows = session.execute(
+        select(FaqEntry.id, FaqEntry.topic, FaqEntry.keywords)
+        .where(FaqEntry.enabled.is_(True))
+        .order_by(FaqEntry.position, FaqEntry.id)
+    )
+    for entry_id, topic, keywords in rows:
+        words = [topic, *(w.strip() for w in keywords.split(","))]
         score = sum(len(w) for w in words if w and w.lower() in text)
         if score > best_score:
-            best, best_score = entry, score
-    return best
+            best, best_score = entry_id, score
+    return session.get(FaqEntry, best) if best is not None else None

@@ -121,6 +121,9 @@ def _interacted(session: Session, openid: str, now: datetime, window: tuple[time
     row = follower(session, openid, now)
     if row.status != FollowerStatus.ACTIVE:
         set_status(session, openid, FollowerStatus.ACTIVE, now, "interacted again")
+    # Rows are held only while no window is usable, and every opening releases them:
+    # with a usable window before this message there is nothing held to look for.
+    nothing_held = row.status == FollowerStatus.ACTIVE and window_open(row, now)
     length, quota = window
     row.last_interaction_at = now
     # A click or scan must not shorten a 48-hour window that still has room.
@@ -128,7 +131,8 @@ def _interacted(session: Session, openid: str, now: datetime, window: tuple[time
         row.window_expires_at = now + length
         row.window_quota = quota
         row.window_used = 0
-    outbox.release_held(session, openid, now)
+    if not nothing_held:
+        outbox.release_held(session, openid, now)
 
 
 def take_window_slot(session: Session, openid: str, now: datetime) -> bool:
