@@ -9,6 +9,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def make_engine(database_url: str, **kwargs) -> Engine:
+    # Statement parameters (openids, names, phone numbers) never reach an exception
+    # message, and so never a log line.
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
