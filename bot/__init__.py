@@ -28,4 +28,8 @@ def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | Non
 
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(health.blueprint)
+    if settings.sandbox:  # the chat simulator only exists where nothing reaches the real WeChat
+        from bot import simulator
+
+        app.register_blueprint(simulator.blueprint)
     return app

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +44,7 @@ class DeliveryWorker:
         lease_seconds: int = 300,
         poll_seconds: float = 0.5,
         on_error: Callable[[BaseException], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ):
         if transport is None and not config.sandbox:
             raise ValueError("a transport is required outside the sandbox")
@@ -57,6 +58,7 @@ class DeliveryWorker:
         self._in_flight = 0
         self._changed = threading.Condition()
         self._on_error = on_error
+        self.clock = clock  # the sandbox's time travel delivers "as of" a chosen day
         self.delivered = 0  # rows this worker finished (any outcome), for logs and tests
 
     # --- the loop --------------------------------------------------------------
@@ -107,7 +109,7 @@ class DeliveryWorker:
 
     def _claim(self, limit: int) -> list[Claimed]:
         with self.sessions.begin() as session:
-            return delivery.claim_due(session, utcnow(), limit, self.lease)
+            return delivery.claim_due(session, self.clock(), limit, self.lease)
 
     # --- one row ---------------------------------------------------------------
 
@@ -128,20 +130,20 @@ class DeliveryWorker:
     def _record_crash(self, claimed: Claimed, exc: Exception) -> None:
         try:
             with self.sessions.begin() as session:
-                delivery.record_crash(session, claimed, f"worker error {type(exc).__name__}", self.config, utcnow())
+                delivery.record_crash(session, claimed, f"worker error {type(exc).__name__}", self.config, self.clock())
         except Exception:  # the database itself is failing: the lease brings the row back
             log.exception("delivery: could not record the error", extra={"outbox_id": claimed.row_id})
 
     def deliver(self, claimed: Claimed) -> None:
         with self.sessions.begin() as session:
-            message = delivery.plan(session, claimed, self.config, utcnow())
+            message = delivery.plan(session, claimed, self.config, self.clock())
         if message is None:
             return
         try:
             delivery.check_send(message)
         except PayloadError as error:
             with self.sessions.begin() as session:
-                delivery.record_invalid(session, message, error, utcnow())
+                delivery.record_invalid(session, message, error, self.clock())
             return
         if self.rate is not None:
             self.rate.wait()
@@ -154,12 +156,12 @@ class DeliveryWorker:
             self._record_failure(message, ApiError(None, f"transport error {type(error).__name__}"))
         else:
             with self.sessions.begin() as session:
-                delivery.record_success(session, message, msgid, utcnow())
+                delivery.record_success(session, message, msgid, self.clock())
             log.info("delivery: sent", extra={"outbox_id": message.row_id, "channel": str(message.channel), "msgid": msgid})
 
     def _record_failure(self, message: Send, error: ApiError) -> None:
         with self.sessions.begin() as session:
-            reaction = delivery.record_failure(session, message, error, self.config, utcnow())
+            reaction = delivery.record_failure(session, message, error, self.config, self.clock())
         level = logging.ERROR if reaction in (None, "fail", "quota") else logging.WARNING
         log.log(
             level,

@@ -108,3 +108,13 @@ def update_details(session: Session, person: Beneficiary, details: BeneficiaryDe
         status_events.record(
             session, SUBJECT, person.id, person.status, at=now, from_status=previous, note="本人修改信息，待重新核实"
         )
+
+
+def change_status(
+    session: Session, person: Beneficiary, to: RegistrationStatus, now: datetime, actor: str, note: str | None = None
+) -> None:
+    """Staff verify (or reject) a registration; the change is an event row."""
+    previous = person.status
+    person.status = to
+    person.updated_at = now
+    status_events.record(session, SUBJECT, person.id, to, at=now, from_status=previous, actor=actor, note=note)
