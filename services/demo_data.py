@@ -37,7 +37,7 @@ DEMO_ACTIVITY_PREFIX = "demo-"
 SEED = 20260801
 HOUSEHOLDS = 200
 VOLUNTEERS = 50
-TEAM_TOWNS = 3  # visit teams, one per town, for the first three towns of areas.toml
+TEAM_TOWNS = 3  # visit teams, one per town (the demo areas.toml has 2 乡镇 and 1 街道)
 STAFF = (("oDEMOstaff001", "演示工作人员 王主任"), ("oDEMOstaff002", "演示工作人员 李干事"))
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"

@@ -14,7 +14,7 @@ from tests.conversation_fixtures import chat_app, clock, db, new_chat  # noqa: F
 from tests.transcript import has
 
 EXIT = "（回复“取消”可随时退出，“返回”上一步）"
-TOWNS = "您所在的乡镇/街道：\n1 城关镇\n2 青石镇\n3 东湖街道\n4 白沙乡"
+TOWNS = "您所在的乡镇/街道：\n1 城关镇\n2 青石镇\n3 东湖街道"
 VILLAGES = "您所在的村/社区：\n1 城东社区\n2 城西社区\n3 河口村\n4 柳营村"
 SKILLS = "您能提供哪些服务？可多选，如“1 3”：\n1 医疗  2 法律  3 心理疏导\n4 维修  5 驾驶  6 文艺\n7 陪护  8 其他"
 TIMES = "您方便的服务时间：\n1 工作日  2 周末  3 都可以"
@@ -73,7 +73,7 @@ def test_each_invalid_answer_is_named_and_asked_again(new_chat, db):
                         "手机号用于活动通知和联系，只有工作人员能看到。\n"
                         "如果填写有困难，回复“人工”请工作人员帮您办理，或回复“取消”退出。"),
         ("１３９ １２３４ ５６７８", TOWNS),  # full-width digits and spaces are fine
-        ("9", f"没有第9项。请回复选项前的数字（1到4），例如“1”。\n1 城关镇\n2 青石镇\n3 东湖街道\n4 白沙乡\n{EXIT}"),
+        ("9", f"没有第9项。请回复选项前的数字（1到3），例如“1”。\n1 城关镇\n2 青石镇\n3 东湖街道\n{EXIT}"),
         ("城关", VILLAGES),  # the words work as well as the number
         ("河口村", SKILLS),
         ("1 9", f"没有看懂“9”。请回复选项前的数字，可多选，用空格隔开，例如“1 3”。\n"
@@ -129,7 +129,7 @@ def test_change_one_item_from_the_summary(new_chat, db):
         ("返回", SUMMARY),
         ("修改", has("您要修改哪一项？")),
         ("3", TOWNS + "\n（当前：城关镇）"),
-        ("3", "您所在的村/社区：\n1 东湖社区\n2 湖滨社区\n3 新华社区"),  # the village depends on the town
+        ("3", "您所在的村/社区：\n1 东湖社区\n2 湖滨社区\n3 新华社区\n4 白沙社区\n5 沙洲社区"),  # the village depends on the town
         ("2", SUMMARY.replace("城关镇", "东湖街道").replace("河口村", "湖滨社区")),
         ("2", has("您要修改哪一项？")),
         ("2", "张伟民您好！请输入您的手机号：\n（当前：139****5678）"),
