@@ -103,11 +103,7 @@ def update_details(session: Session, person: Beneficiary, details: BeneficiaryDe
     ]
     person.updated_at = now
     if person.status != RegistrationStatus.PENDING:
-        previous = person.status
-        person.status = RegistrationStatus.PENDING
-        status_events.record(
-            session, SUBJECT, person.id, person.status, at=now, from_status=previous, note="本人修改信息，待重新核实"
-        )
+        change_status(session, person, RegistrationStatus.PENDING, now, actor="user", note="本人修改信息，待重新核实")
 
 
 def change_status(
