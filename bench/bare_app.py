@@ -3,7 +3,7 @@
 POST /wechat verifies the URL signature, decrypts the AES envelope, parses the
 message and answers a fixed text reply, encrypted. No database, no dedupe, no
 handlers, no logging. It is served like `python -m bot serve` (gunicorn,
-gthread workers; options copied from bot/server.py).
+gthread workers, the options of bot/server.py).
 
     WECHAT_TOKEN=… WECHAT_ENCODING_AES_KEY=… WECHAT_APP_ID=… \\
         python bench/bare_app.py --port 8001 --workers 2 --threads 8
@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 from flask import Flask, Response, request
-from gunicorn.app.base import BaseApplication
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from bench/
+from bot.server import GunicornServer, gunicorn_options  # noqa: E402
 
 REPLY = "已收到，谢谢您！"
 
@@ -52,20 +56,6 @@ def create_app(token: str, aes_key: str, app_id: str) -> Flask:
     return app
 
 
-class _Server(BaseApplication):
-    def __init__(self, app: Flask, options: dict):
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._app
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -74,21 +64,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     app = create_app(os.environ["WECHAT_TOKEN"], os.environ["WECHAT_ENCODING_AES_KEY"], os.environ["WECHAT_APP_ID"])
-    # Same options as bot/server.py's run_gunicorn (the access log is off there too).
-    options = {
-        "bind": f"{args.host}:{args.port}",
-        "workers": args.workers,
-        "worker_class": "gthread",
-        "threads": args.threads,
-        "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "proc_name": "bench-bare",
-    }
-    _Server(app, options).run()
+    options = gunicorn_options(args.host, args.port, args.workers, args.threads, "warning", "bench-bare")
+    GunicornServer(lambda: app, options).run()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
-"""The production WSGI server: gunicorn, driven from `python -m bot serve`."""
+"""The production WSGI server: gunicorn, driven from `python -m bot serve`.
+
+`gunicorn_options` is the one place the serving set-up is decided; the webhook
+benchmark serves its bare baseline with the same options, so the comparison is fair.
+"""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from gunicorn.app.base import BaseApplication
 
 from config import Settings
 
 
-class _Server(BaseApplication):
-    def __init__(self, settings: Settings, options: dict):
-        self._settings = settings
+class GunicornServer(BaseApplication):
+    def __init__(self, load_app: Callable[[], object], options: dict):
+        self._load_app = load_app
         self._options = options
         super().__init__()
 
@@ -18,13 +24,11 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from bot import create_app
-
-        return create_app(self._settings)
+        return self._load_app()  # in each worker, after the fork
 
 
-def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
-    options = {
+def gunicorn_options(host: str, port: int, workers: int, threads: int, log_level: str, name: str) -> dict:
+    return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",  # threads let a slow handler be abandoned at the deadline
@@ -35,7 +39,16 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads
         # No access log: WeChat puts the sender's openid in the query string.
         "accesslog": None,
         "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
-        "proc_name": "shuangyong",
+        "loglevel": log_level.lower(),
+        "proc_name": name,
     }
-    _Server(settings, options).run()
+
+
+def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    def load_app():
+        from bot import create_app
+
+        return create_app(settings)
+
+    options = gunicorn_options(host, port, workers, threads, settings.log_level, "shuangyong")
+    GunicornServer(load_app, options).run()
