@@ -68,6 +68,8 @@ class Settings:
     outbox_lease_seconds: int = 300  # a row left "sending" this long by a dead worker is taken again
     outbox_max_attempts: int = 8
     mass_send_monthly_budget: int = 4  # a 服务号 follower receives at most 4 mass sends a month
+    console_idle_minutes: int = 30  # a console session ends after this long without a request
+    trusted_proxies: int = 0  # reverse proxies in front (nginx: 1): their X-Forwarded-* headers are believed
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -164,7 +166,17 @@ def _parse(env: Mapping[str, str]) -> Settings:
         mass_send_monthly_budget=_positive_int(
             "MASS_SEND_MONTHLY_BUDGET", get("MASS_SEND_MONTHLY_BUDGET"), 4
         ),
+        console_idle_minutes=_positive_int("CONSOLE_IDLE_MINUTES", get("CONSOLE_IDLE_MINUTES"), 30),
+        trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
     )
+
+
+def _count(name: str, value: str | None) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit() or int(value) > 5:
+        raise ConfigError(f"{name} must be a whole number from 0 to 5 (got {value!r})")
+    return int(value)
 
 
 # --- generated secrets -------------------------------------------------------

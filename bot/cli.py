@@ -48,6 +48,7 @@ def _prepare_database(settings: Settings) -> None:
 
     if settings.is_sqlite:
         upgrade(settings.database_url)
+        backfill_indexes(settings)
         return
     engine = make_engine(settings.database_url)
     try:
@@ -95,7 +96,17 @@ def db_upgrade(revision: str) -> None:
 
     settings = Settings.from_env()
     upgrade(settings.database_url, revision)
-    click.echo(f"database upgraded to {revision}")
+    filled = backfill_indexes(settings) if revision == "heads" else 0
+    click.echo(f"database upgraded to {revision}" + (f" ({filled} search indexes filled)" if filled else ""))
+
+
+def backfill_indexes(settings: Settings) -> int:
+    """Blind indexes for rows older than them (needs the data key, so not in a migration)."""
+    from services.blind_indexes import backfill
+
+    with open_database(settings) as (_settings, _engine, sessions):
+        with sessions.begin() as session:
+            return backfill(session)
 
 
 @db.command("check")
@@ -123,3 +134,4 @@ from bot import cli_scheduler  # noqa: E402,F401  (scheduler, run-jobs, calendar
 from bot import cli_conversations  # noqa: E402,F401  (menu sync)
 from bot import cli_pairs  # noqa: E402,F401  (pair add/contact/end/list)
 from bot import cli_demo  # noqa: E402,F401  (seed-demo, demo, chat)
+from bot import cli_staff  # noqa: E402,F401  (staff-user add/passwd/disable/enable/list)

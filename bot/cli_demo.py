@@ -56,16 +56,15 @@ def seed_demo(force: bool) -> None:
 
 def _create_admin(sessions) -> str | None:
     """The console's demo admin with a fresh password, returned once; None if it already exists."""
-    from sqlalchemy import select
-    from werkzeug.security import generate_password_hash
-
-    from models.staff_account import StaffAccount
+    from models import utcnow
+    from models.staff_account import StaffRole
+    from services import staff_accounts
 
     with sessions.begin() as session:
-        if session.scalar(select(StaffAccount.id).where(StaffAccount.username == ADMIN_USERNAME)) is not None:
+        if staff_accounts.by_username(session, ADMIN_USERNAME) is not None:
             return None
-        password = secrets.token_urlsafe(12)
-        session.add(StaffAccount(username=ADMIN_USERNAME, password_hash=generate_password_hash(password), role="admin"))
+        password = f"{secrets.token_urlsafe(9)}-{secrets.randbelow(90) + 10}"  # letters and digits, as the policy asks
+        staff_accounts.create(session, ADMIN_USERNAME, password, utcnow(), role=StaffRole.ADMIN, display_name="演示管理员")
     return password
 
 
@@ -91,12 +90,13 @@ def demo(host: str, port: int) -> None:
     if password:
         click.echo(f"demo admin for the console: {ADMIN_USERNAME} / {password}  (shown only now)")
     else:
-        click.echo(f"demo admin for the console: {ADMIN_USERNAME} (password shown when it was created)")
+        click.echo(f"demo admin for the console: {ADMIN_USERNAME} (password shown when it was created; "
+                   f"set a new one with `python -m bot staff-user passwd {ADMIN_USERNAME}`)")
     base = f"http://{host}:{port}"
     click.echo(
         f"双拥助手 demo (sandbox: nothing is sent to WeChat)\n"
         f"  webhook    {base}/wechat\n  health     {base}/healthz\n"
-        f"  simulator  {base}/simulator/\n  console    {base}/console/ (coming soon)\n"
+        f"  simulator  {base}/simulator/\n  console    {base}/console/  (sign in as {ADMIN_USERNAME})\n"
         f"  terminal   .venv/bin/python -m bot chat --url {base}\n"
         "Ctrl-C stops everything."
     )

@@ -16,7 +16,7 @@ from typing import Callable
 
 from handlers import dialog, texts
 from handlers.fields import normalize
-from handlers.flows import activities, beneficiary, faq, follow, help_request, info, profile, progress, volunteer
+from handlers.flows import activities, beneficiary, faq, follow, handover, help_request, info, profile, progress, volunteer
 from handlers.message import Context
 from services import conversations
 
@@ -157,7 +157,7 @@ def back(ctx: Context) -> Reply:
 def hand_over(ctx: Context) -> Reply:
     during = dialog.title_of_active(ctx)
     dialog.end_silently(ctx)
-    return help_request.hand_over(ctx, during)
+    return handover.hand_over(ctx, during)
 
 
 def begin(ctx: Context, entry: Entry) -> Reply:
@@ -197,6 +197,8 @@ ROUTES: tuple[Route, ...] = (
     Route("person", text_is("人工", "转人工", "人工服务", "人工客服"), hand_over),
     Route("active form", in_form, continue_form),
     Route("keyword", is_keyword, start_from_keyword),
+    # In an open 人工 chat, everything else is for the staff member, not the FAQ.
+    Route("handover chat", handover.has_open_thread, handover.relay),
     Route("faq", is_faq_question, faq.answer_free_question),
     Route("other text", is_text, fallback),
     Route("media and others", always, acknowledge_non_text),

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, utcnow
-from models.base import status_enum
+from models.base import Base, LabelledStrEnum, status_enum, utcnow
 
 
-class ActivityStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
+class ActivityStatus(LabelledStrEnum):
+    OPEN = "open", "报名中"
+    CLOSED = "closed", "已截止"
+    CANCELLED = "cancelled", "已取消"
 
 
-class SignupStatus(enum.StrEnum):
-    REGISTERED = "registered"  # 已报名
-    WAITLISTED = "waitlisted"  # 候补
-    CANCELLED = "cancelled"  # 已取消
+class SignupStatus(LabelledStrEnum):
+    REGISTERED = "registered", "已报名"
+    WAITLISTED = "waitlisted", "候补"
+    CANCELLED = "cancelled", "已取消"
 
 
 class Activity(Base):

@@ -44,6 +44,21 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
+class LabelledStrEnum(enum.StrEnum):
+    """A status stored as its English value, with the Chinese label staff and users see beside it.
+
+        SUBMITTED = "submitted", "待受理"
+    """
+
+    label: str
+
+    def __new__(cls, value: str, label: str = ""):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label or value
+        return member
+
+
 def status_enum(cls: type[enum.StrEnum], length: int = 24) -> Enum:
     """A StrEnum stored as its value in a plain string column (no native enum types)."""
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])

@@ -10,11 +10,10 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from models.base import Base, utcnow
-from models.encrypted import EncryptedText
-from models.base import status_enum
+from models.base import Base, LabelledStrEnum, status_enum, utcnow
+from models.encrypted import EncryptedText, blind_index
 
 
 class BeneficiaryCategory(enum.StrEnum):
@@ -34,11 +33,11 @@ class BeneficiaryCategory(enum.StrEnum):
     VETERAN = "VETERAN"  # 退役军人
 
 
-class RegistrationStatus(enum.StrEnum):
-    PENDING = "pending"  # 待核实
-    VERIFIED = "verified"  # 已核实
-    REJECTED = "rejected"  # 未通过
-    ERASED = "erased"  # the person asked for their data to be deleted
+class RegistrationStatus(LabelledStrEnum):
+    PENDING = "pending", "待核实"
+    VERIFIED = "verified", "已核实"
+    REJECTED = "rejected", "未通过"
+    ERASED = "erased", "已删除"  # the person asked for their data to be deleted
 
 
 class Household(Base):
@@ -48,9 +47,17 @@ class Household(Base):
     town: Mapped[str] = mapped_column(String(40))  # 乡镇/街道
     village: Mapped[str] = mapped_column(String(40))  # 村/社区
     address: Mapped[str | None] = mapped_column(EncryptedText())
+    address_bi: Mapped[str | None] = mapped_column(String(64))  # blind index: same household
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list["Beneficiary"]] = relationship(back_populates="household")
+
+    __table_args__ = (Index("ix_household_address_bi", "town", "village", "address_bi"),)
+
+    @validates("address")
+    def _index_address(self, _key: str, value: str | None) -> str | None:
+        self.address_bi = blind_index(value)
+        return value
 
 
 class Beneficiary(Base):
@@ -62,6 +69,8 @@ class Beneficiary(Base):
     name: Mapped[str] = mapped_column(String(40))
     mobile: Mapped[str | None] = mapped_column(EncryptedText())
     id_number: Mapped[str | None] = mapped_column(EncryptedText())
+    mobile_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind indexes: duplicates, search
+    id_number_bi: Mapped[str | None] = mapped_column(String(64), index=True)
     # Who registered this person from the chat, and how they are related (本人, 子女 …).
     registered_by: Mapped[str | None] = mapped_column(String(64))
     relation: Mapped[str] = mapped_column(String(16))
@@ -77,6 +86,16 @@ class Beneficiary(Base):
     )
 
     __table_args__ = (Index("ix_beneficiary_registered_by", "registered_by"),)
+
+    @validates("mobile")
+    def _index_mobile(self, _key: str, value: str | None) -> str | None:
+        self.mobile_bi = blind_index(value, "phone")
+        return value
+
+    @validates("id_number")
+    def _index_id_number(self, _key: str, value: str | None) -> str | None:
+        self.id_number_bi = blind_index(value, "id")
+        return value
 
 
 class BeneficiaryStatus(Base):

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, status_enum, utcnow
+from models.base import Base, LabelledStrEnum, status_enum, utcnow
 from models.encrypted import EncryptedText
 
 
-class PairStatus(enum.StrEnum):
-    ACTIVE = "active"
-    ENDED = "ended"
+class PairStatus(LabelledStrEnum):
+    ACTIVE = "active", "结对中"
+    ENDED = "ended", "已结束"
 
 
 class ContactMethod(enum.StrEnum):

@@ -24,6 +24,8 @@ class StatusEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(64))  # "user", "system", "staff:<name>"
+    # What happened when it is more than a move: "assign", "transfer", "note", "reply" …
+    action: Mapped[str | None] = mapped_column(String(24))
     # A reason may quote the person's situation: encrypted like any personal text.
     note: Mapped[str | None] = mapped_column(EncryptedText())
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from models.base import Base, utcnow
-from models.encrypted import EncryptedText
-from models.base import status_enum
+from models.base import Base, LabelledStrEnum, status_enum, utcnow
+from models.encrypted import EncryptedText, blind_index
 
 
-class VolunteerStatus(enum.StrEnum):
-    PENDING = "pending"  # 待审核
-    APPROVED = "approved"  # 已通过
-    REJECTED = "rejected"  # 未通过
-    WITHDRAWN = "withdrawn"  # 已退出 (also after the person asked to delete their data)
+class VolunteerStatus(LabelledStrEnum):
+    PENDING = "pending", "待审核"
+    APPROVED = "approved", "已通过"
+    REJECTED = "rejected", "未通过"
+    WITHDRAWN = "withdrawn", "已退出"  # also after the person asked to delete their data
 
 
 class Volunteer(Base):
@@ -29,6 +27,7 @@ class Volunteer(Base):
     openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(40))
     mobile: Mapped[str | None] = mapped_column(EncryptedText())
+    mobile_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind index: duplicates, search
     town: Mapped[str] = mapped_column(String(40))
     village: Mapped[str] = mapped_column(String(40))
     skills: Mapped[Any] = mapped_column(JSON)  # list of skill codes
@@ -37,3 +36,8 @@ class Volunteer(Base):
     service_minutes: Mapped[int] = mapped_column(default=0)  # confirmed 志愿服务时长
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @validates("mobile")
+    def _index_mobile(self, _key: str, value: str | None) -> str | None:
+        self.mobile_bi = blind_index(value, "phone")
+        return value

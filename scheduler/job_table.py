@@ -58,6 +58,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("request_deadlines", _every(15), jobs.check_request_deadlines, timedelta(minutes=15),
             "求助时限：紧急 2 小时、一般 1 个工作日未受理转给工作人员；办结 1 天后请求评价"),
     JobSpec("pair_nudges", _daily(10), jobs.nudge_pairs, DAY, "定点定人：30 天无联系提醒志愿者"),
+    JobSpec("staff_digest", _daily(8, 45), jobs.send_staff_digest, DAY,
+            "工作人员每日待办汇总（工作日）：待受理求助、人工会话、待审核登记、推送失败"),
 )
 JOB_IDS = tuple(spec.id for spec in JOBS)
 

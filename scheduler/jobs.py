@@ -15,12 +15,11 @@ from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
-from services import care_pairs, publicity_calendar, reminder_rules, visit_plans
-from services.local_time import SHANGHAI, chinese_date, local_instant
+from services import care_pairs, help_requests, publicity_calendar, reminder_rules, visit_plans, work_queue
+from services.local_time import SHANGHAI, chinese_date
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
 
 ACTIVITY_LEADS_HOURS = (24, 2)
-URGENT_ACCEPT_WITHIN = timedelta(hours=2)
 RATING_AFTER = timedelta(days=1)
 
 
@@ -79,7 +78,7 @@ def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
         if team is None:
             continue
         text = (f"{plan.name}：{team.name}共 {total} 户待走访（重点对象 {key_count} 户），"
-                f"请在{_window_text(plan)}完成。名单请到双拥办工作台查看。")
+                f"请在{_window_text(plan)}完成。走访名单请向双拥办工作人员领取。")
         added = result.added_by_team.get(team_id, 0)
         for recipient in team_member_openids(run.session, team_id):
             first = Push("visit_plan", recipient, {"title": plan.name, "text": text},
@@ -156,25 +155,30 @@ def _registered_openids(run: JobRun, activity_id: int) -> list[str]:
 
 
 def check_request_deadlines(run: JobRun) -> None:
+    """Requests still 待受理 past the due time fixed at submission are escalated to staff, once."""
     waiting = run.session.scalars(
-        select(HelpRequest).where(HelpRequest.status == RequestStatus.ACCEPTED, HelpRequest.created_at <= run.until)
+        select(HelpRequest).where(HelpRequest.status == RequestStatus.SUBMITTED, HelpRequest.created_at <= run.until)
     )
     for request in waiting:
-        deadline = accept_deadline(run, request)
+        deadline = request.due_at or help_requests.acceptance_due(run.work, request.created_at, request.urgency)
         if deadline <= run.until:
             limit = "2 小时" if request.urgency == Urgency.URGENT else "1 个工作日"
-            text = f"求助 {request.number}（{request.category}）超过 {limit}仍未受理，请尽快安排。"
+            label = help_requests.category_label(request.category)
+            text = f"求助 {request.number}（{label}）超过 {limit}仍未受理，请尽快安排。"
             run.send(Push("request_escalation", STAFF, {"title": "求助超时未受理", "text": text},
                           key=f"request_escalation:{request.id}"))
     _ask_for_ratings(run)
 
 
-def accept_deadline(run: JobRun, request: HelpRequest):
-    if request.urgency == Urgency.URGENT:
-        return request.created_at + URGENT_ACCEPT_WITHIN
-    created = request.created_at.astimezone(SHANGHAI)
-    day = run.work.add_workdays(created.date(), 1)
-    return local_instant(day, f"{created:%H:%M}")
+def send_staff_digest(run: JobRun) -> None:
+    """One morning message on working days with what waits in the console, instead of one per item."""
+    if not run.work.is_workday(run.today):
+        return
+    queue = work_queue.counts(run.session, run.until)
+    if not queue.anything:
+        return
+    text = work_queue.digest_text(queue, chinese_date(run.today))
+    run.send(Push("staff_digest", STAFF, {"title": "今日待办", "text": text}, key=f"staff_digest:{run.today}"))
 
 
 def _ask_for_ratings(run: JobRun) -> None:

@@ -14,9 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.activity import Activity, ActivitySignup, ActivityStatus, SignupStatus
-from services import notifications, status_events
+from services import notifications, status_events, workflow
 
 SUBJECT = "activity_signup"
+FLOW = workflow.Workflow(SUBJECT, {
+    SignupStatus.REGISTERED: frozenset({SignupStatus.CANCELLED}),
+    SignupStatus.WAITLISTED: frozenset({SignupStatus.REGISTERED, SignupStatus.CANCELLED}),
+    SignupStatus.CANCELLED: frozenset({SignupStatus.REGISTERED, SignupStatus.WAITLISTED}),
+})
 LIST_LIMIT = 9  # numbered 1–9 in the chat
 
 
@@ -126,10 +131,7 @@ def _promote_next(session: Session, activity: Activity, now: datetime) -> None:
 
 
 def _set(session: Session, signup: ActivitySignup, to: SignupStatus, now: datetime, actor: str, note: str | None = None) -> None:
-    previous = signup.status
-    signup.status = to
-    signup.updated_at = now
-    status_events.record(session, SUBJECT, signup.id, to, at=now, from_status=previous, actor=actor, note=note)
+    workflow.transition(session, FLOW, signup, to, now, actor=actor, note=note)
 
 
 def mine(session: Session, openid: str, now: datetime) -> list[ActivitySignup]:

@@ -9,9 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
-from services import consents, notifications, numbers, status_events
+from services import consents, numbers, status_events, workflow
+from services.workflow import Notice, TransitionError
 
 SUBJECT = "beneficiary"
+R = RegistrationStatus
+FLOW = workflow.Workflow(SUBJECT, {
+    R.PENDING: frozenset({R.VERIFIED, R.REJECTED}),
+    R.VERIFIED: frozenset(),
+    R.REJECTED: frozenset({R.VERIFIED}),
+    R.ERASED: frozenset(),
+})
+NOTICE_KIND = "registration_result"
 
 # Categories whose downstream process (定期抚恤补助, 优待证 checks) needs the ID number
 # (domain.md PI-3: ask for it only where it is needed).
@@ -77,14 +86,6 @@ def register(session: Session, openid: str, details: BeneficiaryDetails, now: da
     session.flush()
     consents.grant(session, openid, SUBJECT, now)
     status_events.record(session, SUBJECT, person.id, RegistrationStatus.PENDING, at=now)
-    notifications.alert_staff(
-        session,
-        "registration_pending",
-        f"beneficiary:{person.id}",
-        f"新的优抚对象登记待核实：{person.number}（{details.town}{details.village}）",
-        subject=SUBJECT,
-        number=person.number,
-    )
     return person
 
 
@@ -109,8 +110,30 @@ def update_details(session: Session, person: Beneficiary, details: BeneficiaryDe
 def change_status(
     session: Session, person: Beneficiary, to: RegistrationStatus, now: datetime, actor: str, note: str | None = None
 ) -> None:
-    """Staff verify (or reject) a registration; the change is an event row."""
-    previous = person.status
-    person.status = to
-    person.updated_at = now
-    status_events.record(session, SUBJECT, person.id, to, at=now, from_status=previous, actor=actor, note=note)
+    """A move on the person's own word (a correction, erasure) or by a script; nobody is told."""
+    workflow.transition(session, FLOW, person, to, now, actor=actor, note=note, check=False)
+
+
+def verify_notice(person: Beneficiary) -> str:
+    return (f"您好，{person.name}的优抚对象登记（{person.number}）已核实。\n"
+            "以后走访慰问、政策通知会通过本公众号告诉您。")
+
+
+def reject_notice(person: Beneficiary, reason: str) -> str:
+    return (f"您好，很抱歉，{person.name}的优抚对象登记（{person.number}）未能核实。\n原因：{reason}\n"
+            "如有疑问，请回复“人工”。")
+
+
+def verify(session: Session, person: Beneficiary, now: datetime, *, actor: str) -> None:
+    workflow.transition(session, FLOW, person, R.VERIFIED, now, actor=actor, action="verify",
+                        notice=Notice(person.registered_by, NOTICE_KIND, verify_notice(person)))
+
+
+def reject(session: Session, person: Beneficiary, reason: str, now: datetime, *, actor: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise TransitionError("请填写未能核实的原因，登记人会看到这段话。")
+    if len(reason) > 300:
+        raise TransitionError("原因太长了，请控制在300字以内。")
+    workflow.transition(session, FLOW, person, R.REJECTED, now, actor=actor, action="reject", note=reason,
+                        notice=Notice(person.registered_by, NOTICE_KIND, reject_notice(person, reason)))

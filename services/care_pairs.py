@@ -11,9 +11,13 @@ from sqlalchemy.orm import Session
 from models.beneficiary import Beneficiary, Household
 from models.care_pair import CareContact, CarePair, ContactMethod, PairStatus
 from models.volunteer import Volunteer, VolunteerStatus
-from services import status_events
+from services import status_events, workflow
 
 SUBJECT = "care_pair"
+FLOW = workflow.Workflow(SUBJECT, {
+    PairStatus.ACTIVE: frozenset({PairStatus.ENDED}),
+    PairStatus.ENDED: frozenset({PairStatus.ACTIVE}),
+})
 SILENCE_BEFORE_NUDGE = timedelta(days=30)
 
 
@@ -140,5 +144,4 @@ def _get(session: Session, pair_id: int) -> CarePair:
 
 
 def _move(session: Session, row: CarePair, to: PairStatus, now: datetime, actor: str, note: str) -> None:
-    status_events.record(session, SUBJECT, row.id, to, at=now, from_status=row.status, actor=actor, note=note)
-    row.status = to
+    workflow.transition(session, FLOW, row, to, now, actor=actor, note=note)

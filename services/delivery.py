@@ -25,9 +25,8 @@ from models import (
     OutboxEvent,
     OutboxMessage,
     OutboxStatus,
-    StaffOpenid,
 )
-from services import followers, outbox
+from services import followers, outbox, staff_accounts
 from services.delivery_policy import (
     QUOTA_DELAY_SECONDS,
     ROLE_PREFIX,
@@ -228,9 +227,10 @@ def _unavailable(session: Session, row: OutboxMessage, config: DeliveryConfig, n
 
 def _expand_role(session: Session, row: OutboxMessage, now: datetime) -> None:
     role = row.recipient[len(ROLE_PREFIX):]
-    openids = session.scalars(select(StaffOpenid.openid).where(StaffOpenid.role == role).order_by(StaffOpenid.id)).all()
+    openids = staff_accounts.alert_openids(session, role)
     if not openids:
-        row.last_errmsg = f"no openids for {row.recipient}: add them with `python -m bot staff add OPENID`"
+        row.last_errmsg = (f"no openids for {row.recipient}: link a console account to WeChat "
+                           "(我的账号 → 绑定微信) or add one with `python -m bot staff add OPENID`")
         _settle(session, row, OutboxStatus.FAILED, now, note=row.last_errmsg)
         return
     for openid in openids:

@@ -21,13 +21,13 @@ from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStat
 from models.care_pair import CareContact, CarePair, ContactMethod
 from models.consent import ConsentRecord
 from models.conversation import ConversationState
-from models.help_request import HelpRequest, RequestStatus, Urgency
+from models.help_request import HandoverMessage, HelpRequest, RequestStatus, Urgency
 from models.outbound import Follower, FollowerEvent, StaffOpenid
 from models.outbox import OutboxMessage
 from models.status_event import StatusEvent
 from models.visits import PlannedVisit, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
-from services import activities, beneficiaries, care_pairs, help_requests, volunteers
+from services import activities, beneficiaries, care_pairs, handover, help_requests, volunteers
 from services.beneficiaries import NEEDS_ID_NUMBER, BeneficiaryDetails
 from services.help_requests import RequestDetails
 from services.volunteers import VolunteerDetails
@@ -73,6 +73,7 @@ REQUESTS = {  # category → invented descriptions
 # How far each request has come: the path of statuses after 已受理.
 PATHS = (
     (),
+    (RequestStatus.ACCEPTED,),
     (RequestStatus.TRANSFERRED,),
     (RequestStatus.IN_PROGRESS,),
     (RequestStatus.TRANSFERRED, RequestStatus.IN_PROGRESS),
@@ -137,7 +138,7 @@ def clear(session: Session) -> None:
     Calendar, FAQ, publicity, job watermarks and staff accounts stay."""
     for model in (
         CareContact, CarePair, PlannedVisit, VisitTeamMember, VisitTeam, ActivitySignup, Activity,
-        BeneficiaryStatus, Beneficiary, Household, HelpRequest, Volunteer, StatusEvent, ConsentRecord,
+        BeneficiaryStatus, Beneficiary, Household, HandoverMessage, HelpRequest, Volunteer, StatusEvent, ConsentRecord,
         ConversationState, FollowerEvent, Follower, OutboxMessage,
     ):
         if model is OutboxMessage:
@@ -258,6 +259,8 @@ def _activities(session, rng, crew, now) -> int:
 
 
 def _requests(session, rng, people, now) -> int:
+    """30 requests along every path of the workflow, taken by the same service calls the console uses,
+    plus a few 人工 chats waiting for an answer."""
     categories = list(REQUESTS)
     for n in range(30):
         person = people[(n * 7) % len(people)]
@@ -265,19 +268,44 @@ def _requests(session, rng, people, now) -> int:
         details = RequestDetails(
             category=category, description=rng.choice(REQUESTS[category]),
             urgency=Urgency.URGENT if n % 9 == 4 else Urgency.NORMAL, for_whom="self" if person.relation == "self" else "family",
-            contact_name=None, contact_phone=None,
+            contact_name=person.name, contact_phone=person.mobile, town=person.household.town,
         )
-        at = _ago(rng, now, 60)
+        # The first paths are recent: some waiting today, one already past its 受理 deadline.
+        at = now - timedelta(hours=3 + n * 7) if n < 3 else _ago(rng, now, 60)
         request = help_requests.submit(session, person.registered_by, details, at)
         for step, status in enumerate(PATHS[n % len(PATHS)], start=1):
-            when = at + timedelta(days=step)
-            if status == RequestStatus.VISITED:
-                help_requests.rate(session, request, rng.choice((4, 5, 5)), None, when)
-            elif status == RequestStatus.REJECTED:
-                help_requests.change_status(session, request, status, when, actor="staff:demo", note="不属于双拥办受理范围，已告知转民政部门")
-            else:
-                help_requests.change_status(session, request, status, when, actor="staff:demo")
+            _take_step(session, request, status, at + timedelta(days=step), rng)
+    for n in range(3):
+        person = people[(n * 11 + 5) % len(people)]
+        contact = {"name": person.name, "mobile": person.mobile}
+        at = now - timedelta(hours=2 + n * 5)
+        thread, _ = handover.open_thread(session, person.registered_by, at, during=None, contact=contact,
+                                         town=person.household.town)
+        handover.record_incoming(session, thread, at + timedelta(minutes=1), msg_type="text", text=HANDOVER_ASKS[n])
     return 30
+
+
+HANDOVER_ASKS = (
+    "你好，我想问一下今年的优待金什么时候发？",
+    "我父亲是老复员军人，腿脚不方便，能不能上门办优待证？",
+    "光荣牌掉色了，可以换一块吗？",
+)
+
+
+def _take_step(session, request, status, when, rng) -> None:
+    actor = "staff:demo"
+    if status == RequestStatus.ACCEPTED:
+        help_requests.accept(session, request, when, actor=actor)
+    elif status == RequestStatus.TRANSFERRED:
+        help_requests.transfer(session, request, rng.choice(("县退役军人事务局", "县住建局", "县人民法院")), when, actor=actor)
+    elif status == RequestStatus.IN_PROGRESS:
+        help_requests.change_status(session, request, status, when, actor=actor)
+    elif status == RequestStatus.RESOLVED:
+        help_requests.resolve(session, request, "已上门了解情况并协调办理，问题已解决。", when, actor=actor)
+    elif status == RequestStatus.VISITED:
+        help_requests.rate(session, request, rng.choice((4, 5, 5)), None, when)
+    elif status == RequestStatus.REJECTED:
+        help_requests.reject(session, request, "不属于双拥办受理范围，已告知转民政部门", when, actor=actor)
 
 
 def _pairs(session, rng, crew, people, now) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models import Channel
+from models import Channel, OutboxMessage
 from services.outbox import enqueue
 
 STAFF = "role:staff"
@@ -28,8 +28,8 @@ def alert_staff(session: Session, kind: str, key: str, text: str, **data: Any) -
     )
 
 
-def tell_user(session: Session, openid: str, kind: str, key: str, text: str, **data: Any) -> None:
-    enqueue(
+def tell_user(session: Session, openid: str, kind: str, key: str, text: str, **data: Any) -> OutboxMessage:
+    return enqueue(
         session,
         kind=kind,
         recipient=openid,

@@ -20,6 +20,7 @@ def record(
     from_status: str | None = None,
     actor: str = "user",
     note: str | None = None,
+    action: str | None = None,
 ) -> StatusEvent:
     event = StatusEvent(
         subject=subject,
@@ -28,6 +29,7 @@ def record(
         to_status=str(to_status),
         actor=actor,
         note=note,
+        action=action,
         at=at,
     )
     session.add(event)

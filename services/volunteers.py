@@ -9,9 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.volunteer import Volunteer, VolunteerStatus
-from services import consents, notifications, numbers, status_events
+from services import consents, numbers, status_events, workflow
+from services.workflow import Notice, TransitionError
 
 SUBJECT = "volunteer"
+V = VolunteerStatus
+FLOW = workflow.Workflow(SUBJECT, {
+    V.PENDING: frozenset({V.APPROVED, V.REJECTED}),
+    V.APPROVED: frozenset({V.WITHDRAWN}),
+    V.REJECTED: frozenset({V.APPROVED}),
+    V.WITHDRAWN: frozenset(),
+})
+NOTICE_KIND = "registration_result"
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,7 @@ def find(session: Session, openid: str) -> Volunteer | None:
 
 
 def register(session: Session, openid: str, details: VolunteerDetails, now: datetime) -> Volunteer:
-    """A new volunteer, pending review; staff are told. Consent is recorded with it."""
+    """A new volunteer, pending review (staff see it in the console and the daily digest)."""
     volunteer = Volunteer(
         number=numbers.yearly_number(session, "ZY", SUBJECT, now, width=4),
         openid=openid,
@@ -42,14 +51,6 @@ def register(session: Session, openid: str, details: VolunteerDetails, now: date
     session.flush()
     consents.grant(session, openid, SUBJECT, now)
     status_events.record(session, SUBJECT, volunteer.id, VolunteerStatus.PENDING, at=now)
-    notifications.alert_staff(
-        session,
-        "registration_pending",
-        f"volunteer:{volunteer.id}",
-        f"新的志愿者报名待审核：{volunteer.number}（{volunteer.town}{volunteer.village}）",
-        subject=SUBJECT,
-        number=volunteer.number,
-    )
     return volunteer
 
 
@@ -69,7 +70,30 @@ def rejoin(session: Session, volunteer: Volunteer, details: VolunteerDetails, no
 def change_status(
     session: Session, volunteer: Volunteer, to: VolunteerStatus, now: datetime, actor: str, note: str | None = None
 ) -> None:
-    previous = volunteer.status
-    volunteer.status = to
-    volunteer.updated_at = now
-    status_events.record(session, SUBJECT, volunteer.id, to, at=now, from_status=previous, actor=actor, note=note)
+    """A move on the person's own word (rejoin, erasure) or by a script; nobody is told."""
+    workflow.transition(session, FLOW, volunteer, to, now, actor=actor, note=note, check=False)
+
+
+def approve_notice(volunteer: Volunteer) -> str:
+    return (f"{volunteer.name}您好，您的志愿者报名（{volunteer.number}）已通过审核，欢迎加入拥军志愿者队伍！\n"
+            "回复“活动”可以查看近期活动。")
+
+
+def reject_notice(volunteer: Volunteer, reason: str) -> str:
+    return (f"{volunteer.name}您好，很抱歉，您的志愿者报名（{volunteer.number}）未通过审核。\n原因：{reason}\n"
+            "如有疑问，请回复“人工”。")
+
+
+def approve(session: Session, volunteer: Volunteer, now: datetime, *, actor: str) -> None:
+    workflow.transition(session, FLOW, volunteer, V.APPROVED, now, actor=actor, action="approve",
+                        notice=Notice(volunteer.openid, NOTICE_KIND, approve_notice(volunteer)))
+
+
+def reject(session: Session, volunteer: Volunteer, reason: str, now: datetime, *, actor: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise TransitionError("请填写未通过的原因，报名人会看到这段话。")
+    if len(reason) > 300:
+        raise TransitionError("原因太长了，请控制在300字以内。")
+    workflow.transition(session, FLOW, volunteer, V.REJECTED, now, actor=actor, action="reject", note=reason,
+                        notice=Notice(volunteer.openid, NOTICE_KIND, reject_notice(volunteer, reason)))

@@ -36,7 +36,7 @@ def test_the_latest_requests_and_a_timeline(new_chat, db):
     chat.run([
         ("查询进度", "您最近的求助：\nSY2026-000001 住房\n  办理中（12月9日（周三）更新）\n"
                     "回复“进度 编号”查看办理经过，例如“进度 SY2026-000001”。"),
-        ("进度 sy2026-000001", "求助 SY2026-000001（住房）\n12月7日（周一）上午9:00 已受理\n"
+        ("进度 sy2026-000001", "求助 SY2026-000001（住房）\n12月7日（周一）上午9:00 已提交\n"
                               "12月8日（周二）上午9:00 已转办\n12月9日（周三）上午9:00 办理中"),
         ("进度 SY2026-000999", "没有找到您名下编号为 SY2026-000999 的求助，请核对编号。回复“查询进度”查看您的求助。"),
     ])
@@ -53,14 +53,14 @@ def test_a_rejected_request_shows_the_reason(new_chat, db):
     chat = new_chat("oProgress2")
     submitted(chat)
     move(db, "SY2026-000001", RequestStatus.REJECTED, note="不属于本站受理范围，已告知向县住建局反映")
-    chat.run([("进度 SY2026-000001", has("已驳回：不属于本站受理范围，已告知向县住建局反映"))])
+    chat.run([("进度 SY2026-000001", has("不予受理：不属于本站受理范围，已告知向县住建局反映"))])
 
 
 def test_rating_after_resolution(new_chat, db):
     chat = new_chat("oProgress3")
     submitted(chat)
     chat.run([("评价", "您目前没有待评价的求助。回复“查询进度”查看您的求助。"),
-              ("评价 SY2026-000001", "求助 SY2026-000001 还在办理中（已受理），办结后再请您评价。")])
+              ("评价 SY2026-000001", "求助 SY2026-000001 还在办理中（已提交），办结后再请您评价。")])
     move(db, "SY2026-000001", RequestStatus.IN_PROGRESS, RequestStatus.RESOLVED)
     chat.run([
         ("进度 SY2026-000001", has("已办结", "回复“评价 SY2026-000001”为本次服务打分。")),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from models import OutboxMessage
 from models.consent import ConsentRecord
 from models.conversation import ConversationState
-from models.help_request import HelpRequest
+from models.help_request import HandoverMessage, HelpRequest
 from models.status_event import StatusEvent
 from models.volunteer import Volunteer, VolunteerStatus
 from tests.conversation_fixtures import chat_app, clock, db, new_chat  # noqa: F401
@@ -50,9 +50,8 @@ def test_happy_path_registers_a_pending_volunteer_and_alerts_staff(new_chat, db)
     [consent] = db.scalars(select(ConsentRecord))
     assert (consent.openid, consent.purpose, consent.version) == ("oVolunteerA", "volunteer", "2026-1")
     assert [(e.subject, e.to_status) for e in db.scalars(select(StatusEvent))] == [("volunteer", "pending")]
-    [alert] = db.scalars(select(OutboxMessage))
-    assert (alert.kind, alert.recipient, alert.idempotency_key) == ("registration_pending", "role:staff", f"registration_pending:volunteer:{volunteer.id}")
-    assert "ZY2026-0001" in alert.payload["text"] and "张伟民" not in alert.payload["text"]
+    # No message per registration: staff see it in the console's queue and the morning digest.
+    assert list(db.scalars(select(OutboxMessage))) == []
     [state] = db.scalars(select(ConversationState))
     assert state.form is None and state.answers is None  # nothing typed is kept once submitted
 
@@ -198,11 +197,15 @@ def test_help_explains_the_current_question(new_chat):
 def test_person_hands_over_with_a_consultation_request(new_chat, db):
     chat = new_chat("oVolunteerK")
     chat.run(UP_TO_SUMMARY[:3] + [
-        ("人工", has("已为您转接人工服务，编号：\nSY2026-000001\n工作人员将在1个工作日内联系您。")),
-        ("1", has("抱歉，我暂时没看懂您的意思。")),  # the form was dropped
+        ("人工", has("已为您转接人工服务，编号：\nSY2026-000001\n", "工作人员会在1个工作日内在这里回复您。")),
+        # The form was dropped: what the user says next goes to the staff member, not to the form.
+        ("我不会填，能帮我报名吗", "收到，已转给工作人员，请稍候。"),
+        ("人工", has("您已在人工服务中（编号 SY2026-000001）")),
     ])
     [request] = db.scalars(select(HelpRequest))
     assert (request.category, request.source, request.description) == ("handover", "handover", "用户填写“志愿者报名”时请求人工服务")
+    assert request.waiting_since is not None
+    assert [m.text for m in db.scalars(select(HandoverMessage))] == ["我不会填，能帮我报名吗"]
     assert db.count(Volunteer) == 0
 
 

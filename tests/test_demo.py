@@ -88,12 +88,13 @@ def test_seed_demo_makes_the_demo_county(db_url, tmp_path):
                 if signups[(a, SignupStatus.REGISTERED)] == cap]
         assert len(full) == 1 and signups[(full[0], SignupStatus.WAITLISTED)] == 3
 
-        requests_ = conn.execute(select(HelpRequest.id, HelpRequest.status)).all()
+        requests_ = conn.execute(select(HelpRequest.id, HelpRequest.status).where(HelpRequest.category != "handover")).all()
         assert len(requests_) == 30 and {s for _, s in requests_} == set(RequestStatus)
+        assert count(HelpRequest, HelpRequest.waiting_since.isnot(None)) == 3  # 人工 chats waiting for staff
         for request_id, status in requests_:  # every change has its event row, the last one is the status now
             events = conn.execute(select(StatusEvent.to_status).where(
                 StatusEvent.subject == "help_request", StatusEvent.subject_id == request_id).order_by(StatusEvent.id)).all()
-            assert events[0][0] == RequestStatus.ACCEPTED and events[-1][0] == status
+            assert events[0][0] == RequestStatus.SUBMITTED and events[-1][0] == status
 
         assert count(CarePair, CarePair.status == PairStatus.ACTIVE) == 12
         assert conn.scalar(text("SELECT count(*) FROM calendar_rule")) > 10
@@ -186,7 +187,7 @@ def test_demo_seeds_prints_addresses_and_password_and_answers(running_demo):
     assert requests.get(url + "/healthz", timeout=5).json()["status"] == "ok"
     output.wait_for(re.escape(SUMMARY))
     output.wait_for(re.escape(f"simulator  {url}/simulator/"))
-    output.wait_for(re.escape(f"console    {url}/console/ (coming soon)"))
+    output.wait_for(re.escape(f"console    {url}/console/  (sign in as admin)"))
     password = output.wait_for(r"demo admin for the console: admin / (\S+)").group(1)
     engine = create_engine(f"sqlite:///{env['INSTANCE_DIR']}/shuangyong.db")
     with engine.connect() as conn:
@@ -194,6 +195,13 @@ def test_demo_seeds_prints_addresses_and_password_and_answers(running_demo):
     engine.dispose()
     assert len(stored) == 1 and stored[0][0] == "admin"
     assert check_password_hash(stored[0][1], password) and password not in stored[0][1]
+    # The printed address and password open the console over real HTTP.
+    browser = requests.Session()
+    login_page = browser.get(url + "/console/login", timeout=5).text
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', login_page).group(1)
+    signed_in = browser.post(url + "/console/login", data={"username": "admin", "password": password, "csrf_token": token},
+                             timeout=5)
+    assert signed_in.status_code == 200 and "工作台" in signed_in.text and "演示管理员" in signed_in.text
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ FIELDS = (
 )
 
 
-def _details(a: Answers) -> RequestDetails:
+def _details(a: Answers, town: str | None = None) -> RequestDetails:
     return RequestDetails(
         category=a["category"],
         description=a["description"],
@@ -57,6 +57,7 @@ def _details(a: Answers) -> RequestDetails:
         contact_name=a["contact_name"],
         contact_phone=a["contact_phone"],
         attachments=list(a.get("description:media") or ()),
+        town=town,
     )
 
 
@@ -69,7 +70,7 @@ def receipt(number: str, urgency: str) -> str:
 
 
 def submit(ctx: Context, a: Answers) -> str:
-    details = _details(a)
+    details = _details(a, known_contact(ctx).get("town"))
     duplicate = help_requests.find_duplicate(ctx.session, ctx.message.openid, details, ctx.now)
     if duplicate is not None:
         return f"您刚才已提交过相同的求助，无需重复提交。\n{receipt(duplicate.number, duplicate.urgency)}"
@@ -85,22 +86,3 @@ def begin(ctx: Context) -> str:
     preset = {"consent": True} if consents.has_current(ctx.session, ctx.message.openid, "help_request") else {}
     prefill = {"contact_name": known.get("name"), "contact_phone": known.get("mobile")}
     return start(ctx, FORM, prefill=prefill, answers=preset)
-
-
-def hand_over(ctx: Context, during: str | None) -> str:
-    """人工: a consultation request for staff, from any step; the form in progress is dropped."""
-    known = known_contact(ctx)
-    where = f"填写“{during}”时" if during else ""
-    details = RequestDetails(
-        category="handover",
-        description=f"用户{where}请求人工服务",
-        urgency=Urgency.NORMAL,
-        for_whom="self",
-        contact_name=known.get("name"),
-        contact_phone=known.get("mobile"),
-    )
-    request = help_requests.find_duplicate(ctx.session, ctx.message.openid, details, ctx.now)
-    if request is None:
-        request = help_requests.submit(ctx.session, ctx.message.openid, details, ctx.now, source="handover")
-    call_back = "工作人员会按您登记的手机号联系您。" if known.get("mobile") else "工作人员会通过本公众号回复您，您也可以回复“联系我们”查看电话。"
-    return f"已为您转接人工服务，编号：\n{request.number}\n工作人员将在1个工作日内联系您。{call_back}"

@@ -41,8 +41,8 @@ def timeline(ctx: Context) -> str:
         return f"没有找到您名下编号为 {number} 的求助，请核对编号。回复“查询进度”查看您的求助。"
     steps = [
         f"{day_and_time(e.at)} {STATUS_LABELS[RequestStatus(e.to_status)]}"
-        + (f"：{e.note}" if e.note and e.to_status == RequestStatus.REJECTED else "")
-        for e in help_requests.timeline(ctx.session, request)
+        + (f"：{e.note}" if e.note and e.to_status in (RequestStatus.REJECTED, RequestStatus.RESOLVED) else "")
+        for e in help_requests.public_timeline(ctx.session, request)
     ]
     text = f"求助 {request.number}（{CATEGORIES.get(request.category, request.category)}）\n" + "\n".join(steps)
     if request.status == RequestStatus.RESOLVED:

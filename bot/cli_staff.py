@@ -1,0 +1,122 @@
+"""`python -m bot staff-user add|passwd|disable|enable|list`: console accounts from the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.cli import cli, open_database
+from models.staff_account import StaffRole
+
+ROLES = click.Choice([r.value for r in StaffRole])
+
+
+@cli.group("staff-user")
+def staff_user() -> None:
+    """Staff console accounts (roles: admin, officer, viewer; optionally one 乡镇/街道)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _towns(settings) -> list[str]:
+    from handlers.site import towns
+
+    return [t.name for t in towns(settings)]
+
+
+def _check_town(settings, town: str | None) -> None:
+    if town and town not in _towns(settings):
+        raise click.BadParameter(f"unknown town {town!r}; deploy/areas.toml has: {', '.join(_towns(settings))}",
+                                 param_hint="--town")
+
+
+@staff_user.command("add")
+@click.argument("username")
+@click.option("--role", type=ROLES, default="officer", show_default=True)
+@click.option("--town", default=None, help="Limit the account to one 乡镇/街道 of deploy/areas.toml.")
+@click.option("--name", "display_name", default=None, help="The name shown in the console.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+def add(username: str, role: str, town: str | None, display_name: str | None, password_stdin: bool) -> None:
+    """Create an account; the password is asked for twice (never on the command line)."""
+    from models import utcnow
+    from services import staff_accounts
+
+    with open_database() as (settings, _engine, sessions):
+        _check_town(settings, town)
+        password = _read_password(password_stdin)
+        with sessions.begin() as session:
+            try:
+                staff_accounts.create(session, username, password, utcnow(), role=StaffRole(role), town=town,
+                                      display_name=display_name)
+            except staff_accounts.AccountError as error:
+                raise click.ClickException(str(error)) from None
+    click.echo(f"created {username} ({role}{', ' + town if town else ''})")
+
+
+def _change(username: str, change) -> None:
+    from services import staff_accounts
+
+    with open_database() as (_settings, _engine, sessions):
+        with sessions.begin() as session:
+            account = staff_accounts.by_username(session, username)
+            if account is None:
+                raise click.ClickException(f"no account {username}")
+            try:
+                change(session, account)
+            except staff_accounts.AccountError as error:
+                raise click.ClickException(str(error)) from None
+
+
+@staff_user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+def passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password; the account's open console sessions end."""
+    from models import utcnow
+    from services import staff_accounts
+
+    password = _read_password(password_stdin)
+    _change(username, lambda session, account: staff_accounts.set_password(session, account, password, utcnow()))
+    click.echo(f"password of {username} changed")
+
+
+@staff_user.command("disable")
+@click.argument("username")
+def disable(username: str) -> None:
+    """Stop an account from signing in; its open sessions end at once."""
+    from services import staff_accounts
+
+    _change(username, staff_accounts.disable)
+    click.echo(f"{username} disabled")
+
+
+@staff_user.command("enable")
+@click.argument("username")
+def enable(username: str) -> None:
+    from services import staff_accounts
+
+    _change(username, staff_accounts.enable)
+    click.echo(f"{username} enabled")
+
+
+@staff_user.command("list")
+def list_accounts() -> None:
+    """Accounts with role, area, state and whether WeChat alerts reach them."""
+    from services import staff_accounts
+    from services.local_time import SHANGHAI
+
+    with open_database() as (_settings, _engine, sessions):
+        with sessions() as session:
+            accounts = staff_accounts.all_accounts(session)
+            if not accounts:
+                click.echo("no accounts (add one with `python -m bot staff-user add NAME --role admin`)")
+            for a in accounts:
+                last = a.last_login_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if a.last_login_at else "never"
+                click.echo(f"{a.username:<20} {a.role.value:<8} {a.town or '全县':<8} "
+                           f"{'active' if a.active else 'disabled':<9} wechat:{'linked' if a.wechat_openid else '-':<7} "
+                           f"last login {last}")

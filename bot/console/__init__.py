@@ -1,0 +1,109 @@
+"""The staff console (/console/): server-rendered pages over `services/`, like the chat and scheduler.
+
+Views parse a form, call one service function, commit, and redirect; no business
+rule lives here. This module wires the blueprint: the database session of a request,
+sign-in (Flask-Login), CSRF (Flask-WTF), cookies and security headers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.runtime import runtime
+
+blueprint = Blueprint(
+    "console", __name__, url_prefix="/console",
+    template_folder="templates", static_folder="static", static_url_path="/static",
+)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+# No inline script or style anywhere: every asset is a file served by the app (no CDN).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (behind a proxy too)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    settings = runtime_settings(app)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sy_console",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.console_idle_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,  # the lifetime counts from the last click: an idle timeout
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which the idle timeout ends
+        WTF_CSRF_SSL_STRICT=True,
+    )
+    app.session_interface = _SessionInterface()
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.session_protection = "basic"
+
+    app.register_blueprint(blueprint)
+
+
+def runtime_settings(app: Flask):
+    from bot.runtime import EXTENSION
+
+    return app.extensions[EXTENSION].settings
+
+
+def db():
+    """The request's database session, opened on first use and closed after the response."""
+    if "console_db" not in g:
+        g.console_db = runtime().sessions()
+    return g.console_db
+
+
+@blueprint.teardown_app_request
+def _close_db(_exc) -> None:
+    session = g.pop("console_db", None)
+    if session is not None:
+        session.close()
+
+
+@blueprint.after_request
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if not request.path.startswith("/console/static/"):
+        response.headers["Cache-Control"] = "no-store"  # personal data must not linger in a shared PC's cache
+    return response
+
+
+# Each module adds its routes, filters and hooks to the blueprint when imported (once per process).
+from bot.console import templating  # noqa: E402
+
+templating.register(blueprint)
+from bot.console import (  # noqa: E402,F401
+    accounts,
+    audit_log,
+    auth,
+    dashboard,
+    deliveries,
+    handover,
+    registrations,
+    requests,
+)

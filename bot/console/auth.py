@@ -1,0 +1,89 @@
+"""Signing in and out. Sessions end after CONSOLE_IDLE_MINUTES without a click, when the
+password changes or when the account is disabled (the session carries a version)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from bot.console import blueprint, db, login_manager
+from bot.console.common import client_ip, commit, now, record
+from models.staff_account import StaffAccount
+from services import audit, staff_accounts
+
+
+class SignedIn(UserMixin):
+    """What Flask-Login holds for a request: the account row, looked up fresh each time."""
+
+    def __init__(self, account: StaffAccount):
+        self.account = account
+
+    def get_id(self) -> str:
+        return f"{self.account.id}:{self.account.session_version}"
+
+    def __getattr__(self, name):
+        return getattr(self.account, name)
+
+
+@login_manager.user_loader
+def _load(user_id: str) -> SignedIn | None:
+    try:
+        account_id, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    account = staff_accounts.by_id(db(), account_id)
+    if account is None or not account.active or account.session_version != version:
+        return None
+    return SignedIn(account)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=40)])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码"), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never an open redirect to another site."""
+    if target and target.startswith("/console/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("console.dashboard")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("console.dashboard"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        result = staff_accounts.sign_in(db(), form.username.data, form.password.data, client_ip(), now())
+        if result.account is None:
+            audit.record(db(), None, "login_failed", username=(form.username.data or "")[:40], ip=client_ip(), at=now())
+            commit()
+            error = result.error
+        else:
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(SignedIn(result.account))
+            session.permanent = True
+            record("login")
+            commit()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
+
+
+@blueprint.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    record("logout")
+    commit()
+    logout_user()
+    session.clear()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("console.login"))
