@@ -121,12 +121,15 @@ def db_check() -> None:
 @cli.command("prune")
 @with_appcontext
 def prune() -> None:
-    """Delete expired dedupe records (the webhook also does this now and then)."""
+    """Delete expired dedupe records (the webhook also does this now and then) and old sign-in attempts."""
     from bot.runtime import runtime
     from models import utcnow
+    from services import staff_accounts
 
     removed = runtime().dedupe.prune(utcnow())
-    click.echo(f"removed {removed} expired inbound records")
+    with runtime().sessions.begin() as session:
+        attempts = staff_accounts.prune_attempts(session, utcnow())
+    click.echo(f"removed {removed} expired inbound records and {attempts} sign-in attempts older than 90 days")
 
 
 from bot import cli_outbound  # noqa: E402,F401  (worker, outbox, notify, staff)

@@ -10,6 +10,7 @@ from bot.cli import cli, open_database
 from models.staff_account import StaffRole
 
 ROLES = click.Choice([r.value for r in StaffRole])
+CLI_ACTOR = "cli"  # the audit log's "who" for changes made from the terminal
 
 
 @cli.group("staff-user")
@@ -51,14 +52,33 @@ def add(username: str, role: str, town: str | None, display_name: str | None, pa
         password = _read_password(password_stdin)
         with sessions.begin() as session:
             try:
-                staff_accounts.create(session, username, password, utcnow(), role=StaffRole(role), town=town,
-                                      display_name=display_name)
+                account = staff_accounts.create(session, username, password, utcnow(), role=StaffRole(role),
+                                                town=town, display_name=display_name)
             except staff_accounts.AccountError as error:
                 raise click.ClickException(str(error)) from None
+            _audit(session, account, "staff.create", f"角色：{account.role.label}；范围：{town or '全县'}")
     click.echo(f"created {username} ({role}{', ' + town if town else ''})")
 
 
-def _change(username: str, change) -> None:
+def _audit(session, account, action: str, detail: str | None = None) -> None:
+    """The console's audit log names the terminal as the one who did it."""
+    from models import utcnow
+    from services import audit
+
+    audit.record(session, None, action, username=CLI_ACTOR, subject="staff_account", subject_id=account.id,
+                 detail=detail, at=utcnow())
+
+
+def _existing(username: str) -> None:
+    from services import staff_accounts
+
+    with open_database() as (_settings, _engine, sessions):
+        with sessions() as session:
+            if staff_accounts.by_username(session, username) is None:
+                raise click.ClickException(f"no account {username}")
+
+
+def _change(username: str, change, action: str, detail: str | None = None) -> None:
     from services import staff_accounts
 
     with open_database() as (_settings, _engine, sessions):
@@ -70,6 +90,7 @@ def _change(username: str, change) -> None:
                 change(session, account)
             except staff_accounts.AccountError as error:
                 raise click.ClickException(str(error)) from None
+            _audit(session, account, action, detail)
 
 
 @staff_user.command("passwd")
@@ -80,8 +101,10 @@ def passwd(username: str, password_stdin: bool) -> None:
     from models import utcnow
     from services import staff_accounts
 
+    _existing(username)  # before asking for a password twice
     password = _read_password(password_stdin)
-    _change(username, lambda session, account: staff_accounts.set_password(session, account, password, utcnow()))
+    _change(username, lambda session, account: staff_accounts.set_password(session, account, password, utcnow()),
+            "staff.password", "命令行重设密码")
     click.echo(f"password of {username} changed")
 
 
@@ -91,7 +114,7 @@ def disable(username: str) -> None:
     """Stop an account from signing in; its open sessions end at once."""
     from services import staff_accounts
 
-    _change(username, staff_accounts.disable)
+    _change(username, staff_accounts.disable, "staff.disable")
     click.echo(f"{username} disabled")
 
 
@@ -100,7 +123,7 @@ def disable(username: str) -> None:
 def enable(username: str) -> None:
     from services import staff_accounts
 
-    _change(username, staff_accounts.enable)
+    _change(username, staff_accounts.enable, "staff.enable")
     click.echo(f"{username} enabled")
 
 

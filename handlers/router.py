@@ -17,6 +17,7 @@ from typing import Callable
 from handlers import dialog, texts
 from handlers.fields import normalize
 from handlers.flows import activities, beneficiary, faq, follow, handover, help_request, info, profile, progress, volunteer
+from handlers.flows import staff_link
 from handlers.message import Context
 from services import conversations
 
@@ -195,6 +196,7 @@ ROUTES: tuple[Route, ...] = (
     Route("back", text_is("返回", "上一步", "返回上一步"), back),
     Route("help", text_is("帮助", "help", "?", "？", "菜单"), show_help),
     Route("person", text_is("人工", "转人工", "人工服务", "人工客服"), hand_over),
+    Route("staff link", staff_link.is_link_request, staff_link.link),  # 绑定 123456 from the console
     Route("active form", in_form, continue_form),
     Route("keyword", is_keyword, start_from_keyword),
     # In an open 人工 chat, everything else is for the staff member, not the FAQ.

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,6 +29,11 @@ MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_IP = 20
 LINK_CODE_TTL = timedelta(minutes=10)
 LINK_WORDS = re.compile(r"^\s*绑定\s*(\d{6})\s*$")
+# Wrong codes sent from one WeChat are counted like failed sign-ins (login_attempt rows
+# under a name no account can have), so nobody can try the million codes.
+LINK_ATTEMPT = "#wechat-link"
+MAX_LINK_FAILURES = 5
+TOO_MANY_TRIES = "尝试次数过多，请15分钟后再试。"
 # A hash to compare against when the username does not exist, so both cases take as long.
 _DUMMY_HASH = generate_password_hash("not a real password")
 
@@ -101,12 +106,22 @@ def update(
     session: Session, account: StaffAccount, *, role: StaffRole, town: str | None, display_name: str | None,
     receives_alerts: bool,
 ) -> None:
+    role = StaffRole(role)
+    if account.role == StaffRole.ADMIN and role != StaffRole.ADMIN and account.active and _active_admins(session) <= 1:
+        raise AccountError("这是最后一个启用的管理员账号，不能改为其他角色。")
     if account.role != role or account.town != (town or None):
         account.session_version += 1  # new powers take effect at the next sign-in, not mid-session
-    account.role = StaffRole(role)
+    account.role = role
     account.town = town or None
     account.display_name = (display_name or "").strip() or None
     account.receives_alerts = receives_alerts
+
+
+def change_own_password(session: Session, account: StaffAccount, current: str, new: str, now: datetime) -> None:
+    """A signed-in member changing their own password: the current one is asked for first."""
+    if not check_password_hash(account.password_hash, current or ""):
+        raise AccountError("当前密码不对。")
+    set_password(session, account, new, now)
 
 
 def disable(session: Session, account: StaffAccount) -> None:
@@ -137,7 +152,7 @@ def sign_in(session: Session, username: str, password: str, ip: str, now: dateti
     if _failures(session, LoginAttempt.username == username, since) >= MAX_FAILURES_PER_USER or \
             _failures(session, LoginAttempt.ip == ip, since) >= MAX_FAILURES_PER_IP:
         session.add(LoginAttempt(username=username, ip=ip, success=False, at=now))
-        return SignIn(None, "尝试次数过多，请15分钟后再试。")
+        return SignIn(None, TOO_MANY_TRIES)
     account = by_username(session, username)
     valid = check_password_hash(account.password_hash if account else _DUMMY_HASH, password or "")
     ok = bool(account and valid and account.active)
@@ -181,18 +196,26 @@ def new_link_code(session: Session, account: StaffAccount, now: datetime) -> str
 
 
 def link_by_code(session: Session, code: str, openid: str, now: datetime) -> StaffAccount | None:
-    """The account whose live code this is, now linked to `openid`; None for a wrong or stale code."""
+    """The account whose live code this is, now linked to `openid`; None for a wrong or stale code.
+
+    AccountError after too many wrong codes from this WeChat in the last 15 minutes.
+    """
+    who = and_(LoginAttempt.username == LINK_ATTEMPT, LoginAttempt.ip == openid[:64])
+    if _failures(session, who, now - LOCK_WINDOW) >= MAX_LINK_FAILURES:
+        raise AccountError(TOO_MANY_TRIES)
     digest = _code_hash(code)
     account = session.scalars(
         select(StaffAccount).where(StaffAccount.link_code_hash == digest, StaffAccount.active.is_(True))
     ).first()
-    if account is None or account.link_code_expires_at is None or account.link_code_expires_at < now:
-        return None
-    if not hmac.compare_digest(account.link_code_hash, digest):
+    ok = bool(account is not None and account.link_code_expires_at is not None
+              and account.link_code_expires_at >= now and hmac.compare_digest(account.link_code_hash, digest))
+    session.add(LoginAttempt(username=LINK_ATTEMPT, ip=openid[:64], success=ok, at=now))
+    if not ok:
         return None
     other = session.scalars(select(StaffAccount).where(StaffAccount.wechat_openid == openid)).first()
     if other is not None and other.id != account.id:
         other.wechat_openid = None  # one WeChat, one account
+        session.flush()  # the unique openid is free before it is given to this account
     account.wechat_openid = openid
     account.link_code_hash = None
     account.link_code_expires_at = None

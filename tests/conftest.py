@@ -178,3 +178,47 @@ def count_rows(database_url: str) -> dict[str, int]:
         counts = {t.name: conn.execute(text(f"SELECT COUNT(*) FROM {t.name}")).scalar_one() for t in Base.metadata.sorted_tables}
     engine.dispose()
     return counts
+
+
+@pytest.fixture
+def console(apps, tmp_path):
+    """Console tests: build(url) → (app, sessions, client_for(username)) with the clock at console_kit.NOW.
+
+    The calendar rules are seeded (the dashboard and the scheduler read them)."""
+    from scheduler.runner import ensure_seeded
+    from tests.console_kit import NOW, runtime_of, sign_in
+
+    def build(url):
+        app = apps(make_settings(url, tmp_path))
+        rt = runtime_of(app)
+        rt.clock = lambda: NOW
+        ensure_seeded(rt.sessions)
+
+        def client_for(username):
+            client = app.test_client()
+            assert sign_in(client, username).status_code == 302
+            return client
+
+        return app, rt.sessions, client_for
+    return build
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (never a downloaded browser); CI installs it."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -3,12 +3,8 @@ sandbox with safe mode on: every click and typed line goes through /wechat signe
 
 from __future__ import annotations
 
-import os
-
 import re
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -26,9 +22,6 @@ from tests.conftest import DATA_KEY
 from tests.test_serve import Server, bot_env
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STAFF_OPENID = "oDEMOstaff0001"
 CHECKIN_OPENID = "oDEMOvolunteer01"
 ACTIVITY_CODE = "sim_spring_visit"
@@ -59,18 +52,6 @@ def _seed(sessions) -> None:
         assert activities.sign_up(session, activity.id, CHECKIN_OPENID, volunteer.id, now).signup is not None
         session.commit()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

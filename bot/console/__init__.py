@@ -80,8 +80,10 @@ def _close_db(_exc) -> None:
         session.close()
 
 
-@blueprint.after_request
+@blueprint.after_app_request
 def _security_headers(response):
+    if not request.path.startswith(blueprint.url_prefix):
+        return response
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -87,3 +88,27 @@ def logout():
     session.clear()
     flash("您已退出登录。", "info")
     return redirect(url_for("console.login"))
+
+
+# --- error pages: plain Chinese, inside the console's frame --------------------------
+
+
+def _error(title: str, message: str, status: int):
+    return render_template("console/error.html", title=title, message=message), status
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf_failed(_error_):
+    return _error("请刷新页面", "页面已过期或表单无效，没有做任何修改。请返回上一页，刷新后再试一次。", 400)
+
+
+@blueprint.errorhandler(403)
+def _forbidden(_error_):
+    return _error("没有权限", "您的账号没有这项权限。如需要，请联系管理员。", 403)
+
+
+@blueprint.app_errorhandler(404)  # app-wide: a mistyped /console/… address matches no console route
+def _not_found(error):
+    if not request.path.startswith(blueprint.url_prefix):
+        return error
+    return _error("没有找到", "没有找到这个页面或记录，可能已被删除，或不在您负责的范围内。", 404)

@@ -1,6 +1,7 @@
 // Progressive enhancement only: every action works without this file.
 (function () {
   "use strict";
+  document.documentElement.className += " js"; // CSS shows script-only parts (chart canvases)
   // Confirm destructive actions: <button data-confirm="确定…？">
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
@@ -18,8 +19,11 @@
       });
     });
   });
-  // Charts: <canvas data-chart="id-of-a-json-script">, drawn by Chart.js when it is loaded.
-  if (window.Chart) {
+  // Charts: <canvas data-chart="id-of-a-json-script">, drawn by Chart.js when the page has it.
+  // The vendor script comes after this file (in the page's scripts block), so wait for the
+  // document to finish: every parser-inserted script has run by DOMContentLoaded.
+  function drawCharts() {
+    if (!window.Chart) { return; }
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var source = document.getElementById(canvas.getAttribute("data-chart"));
       if (!source) { return; }
@@ -34,5 +38,10 @@
         }
       });
     });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawCharts);
+  } else {
+    drawCharts();
   }
 })();
