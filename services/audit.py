@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "request.resolve": "办结求助",
     "request.reject": "不予受理",
     "request.reopen": "重新办理",
+    "request.follow_up": "记录回访",
     "registration.approve": "通过审核",
     "registration.reject": "审核不通过",
     "handover.reply": "人工回复",

@@ -282,6 +282,24 @@ def reopen(session: Session, request: HelpRequest, now: datetime, *, actor: str,
                         notice=_notice(request, reopen_notice(request)))
 
 
+SATISFACTION = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "很不满意"}
+
+
+def follow_up(session: Session, request: HelpRequest, score: int, note: str | None, now: datetime, *, actor: str) -> None:
+    """回访 by staff: the person was called back after 办结 and said how satisfied they are.
+
+    Recorded for them (many elderly users never type "评价"); nobody is messaged, they were just called.
+    """
+    if score not in SATISFACTION:
+        raise TransitionError("请选择对方的满意程度。")
+    note = (note or "").strip() or None
+    if note and len(note) > 500:
+        raise TransitionError("内容太长了，请控制在500字以内。")
+    request.rating, request.rating_comment = score, note
+    workflow.transition(session, FLOW, request, S.VISITED, now, actor=actor, action="follow_up",
+                        note=f"回访：{SATISFACTION[score]}" + (f"。{note}" if note else ""))
+
+
 def change_status(
     session: Session, request: HelpRequest, to: RequestStatus, now: datetime, *, actor: str, note: str | None = None,
 ) -> None:

@@ -329,6 +329,7 @@ def available_actions(request: HelpRequest) -> list[str]:
         "note": True,
         "resolve": help_requests.FLOW.can(status, S.RESOLVED),
         "reject": help_requests.FLOW.can(status, S.REJECTED),
+        "follow_up": status == S.RESOLVED,
         "reopen": status in REOPENABLE and bool(help_requests.FLOW.moves_from(status)),
     }
     return [action for action, ok in allowed.items() if ok]
@@ -338,7 +339,8 @@ def available_actions(request: HelpRequest) -> list[str]:
 
 ACTION_WORDS = {
     "accept": "受理", "transfer": "转办", "assign": "指派", "note": "备注", "resolve": "办结",
-    "reject": "不予受理", "reopen": "重新办理", "rate": "评价", "reply": "回复", "close": "结束会话",
+    "reject": "不予受理", "reopen": "重新办理", "rate": "评价", "follow_up": "回访", "reply": "回复",
+    "close": "结束会话",
 }
 PUSH_STATUS = {
     OutboxStatus.SENT: "已发送", OutboxStatus.PENDING: "等待发送", OutboxStatus.SENDING: "发送中",

@@ -163,12 +163,19 @@ def test_a_request_from_wechat_is_taken_up_assigned_and_resolved_in_the_browser(
         statuses = {row.status for row in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == REQUESTER))}
     assert statuses == {OutboxStatus.SENT}
 
-    # 回访: the requester rates the service in WeChat, and the console shows it.
-    assert number in phone.say(f"评价 {number}")
-    phone.say("5")
-    assert "感谢您的评价" in phone.say("跳过")
-    page.reload()
+    # 回访: staff call the requester back and record it, still in the browser.
+    open_action(page, "回访")
+    page.select_option("details.action[open] select[name=score]", label="非常满意")
+    page.fill("details.action[open] textarea[name=note]", "老人说修得很好。")
+    page.click("details.action[open] button:text-is('记录回访')")
+    page.locator(".flash").first.wait_for()
     assert page.locator(".badge", has_text="已回访").count() >= 1
+    shot(page, "03b-request-followed-up")
+    with server.sessions() as session:
+        request = session.scalars(select(HelpRequest).where(HelpRequest.number == number)).one()
+        assert (request.status, request.rating) == (RequestStatus.VISITED, 5)
+    # The requester can still ask about it in WeChat and sees the whole way.
+    assert "已办结：已联系村里安排维修，屋顶已修好。" in phone.say(f"进度 {number}")
 
 
 def _volunteer_id(server) -> int:

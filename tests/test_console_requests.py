@@ -272,6 +272,26 @@ def test_the_full_workflow_tells_the_requester_each_step(console_both):
     assert "重新办理</summary>" in html and "办结</summary>" not in html
 
 
+def test_a_follow_up_call_closes_the_loop_in_the_browser(console):
+    """回访: after 办结 staff call the person back and record how satisfied they are (已回访)."""
+    request_id, _ = submit(console)
+    client = client_as(console, "clerk")
+    act(client, request_id, "accept")
+    assert "回访</summary>" not in page(client, f"/console/requests/{request_id}")  # only after 办结
+    act(client, request_id, "resolve", {"resolution": "已修好屋顶"})
+    told_before = notices_to(console, "oUser1")
+    response = act(client, request_id, "follow_up", {"score": "", "note": "很好"})
+    assert response.status_code == 400 and "请选择对方的满意程度。" in response.get_data(as_text=True)
+    assert get_request(console, request_id).status == RequestStatus.RESOLVED
+    response = act(client, request_id, "follow_up", {"score": "5", "note": "老人说修得很好"}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    request = get_request(console, request_id)
+    assert (request.status, request.rating, request.rating_comment) == (RequestStatus.VISITED, 5, "老人说修得很好")
+    assert "回访已记录：非常满意。" in html and "回访：非常满意。老人说修得很好" in html
+    assert notices_to(console, "oUser1") == told_before  # they were just called: no message
+    assert [a.subject_id for a in audit(console, "request.follow_up")] == [request_id]
+
+
 def test_a_second_accept_shows_the_workflow_message_and_changes_nothing(console_both):
     request_id, _ = submit(console_both)
     client = client_as(console_both, "clerk")

@@ -276,7 +276,7 @@ def _render_detail(target: HelpRequest, *, failed: str | None = None, error: str
         attachments=request_queries.attachment_labels(target),
         timeline=request_queries.timeline(session, target),
         actions=actions,
-        notices=_notices(target),
+        notices=_notices(target), satisfaction=SATISFACTION_CHOICES,
         staff_choices=request_queries.staff_for_town(session, target.town) if "assign" in actions else [],
         volunteer_choices=request_queries.volunteers_for(session, target.town) if "assign" in actions else [],
         source_label=request_queries.SOURCES.get(target.source, target.source),
@@ -296,6 +296,9 @@ def _notices(target: HelpRequest) -> dict[str, str]:
         "reject": help_requests.reject_notice(target, PLACEHOLDERS["reason"]),
         "reopen": help_requests.reopen_notice(target),
     }
+
+
+SATISFACTION_CHOICES = list(help_requests.SATISFACTION.items())
 
 
 def _handover_url(target: HelpRequest) -> str | None:
@@ -343,6 +346,13 @@ def _reject(target: HelpRequest, form) -> str:
     return "已不予受理。" + _told(target, help_requests.reject_notice(target, target.reject_reason))
 
 
+def _follow_up(target: HelpRequest, form) -> str:
+    score = form.get("score", "")
+    help_requests.follow_up(db(), target, int(score) if score.isdigit() else 0, form.get("note", ""), now(),
+                            actor=actor())
+    return f"回访已记录：{help_requests.SATISFACTION[target.rating]}。"
+
+
 def _reopen(target: HelpRequest, form) -> str:
     help_requests.reopen(db(), target, now(), actor=actor(), note=form.get("note", "").strip() or None)
     return "已重新办理。" + _told(target, help_requests.reopen_notice(target))
@@ -350,7 +360,7 @@ def _reopen(target: HelpRequest, form) -> str:
 
 ACTIONS: dict[str, Callable[[HelpRequest, dict], str]] = {
     "accept": _accept, "transfer": _transfer, "assign": _assign, "note": _note,
-    "resolve": _resolve, "reject": _reject, "reopen": _reopen,
+    "resolve": _resolve, "reject": _reject, "follow_up": _follow_up, "reopen": _reopen,
 }
 
 
