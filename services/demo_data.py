@@ -83,6 +83,8 @@ PATHS = (
     (RequestStatus.REJECTED,),
 )
 PAIRS = 12  # 定点定人: volunteer ↔ household
+# The demo's staff steps are shown as done by the demo admin the console signs in as.
+DEMO_ACTOR = "staff:admin"
 
 
 class NotDemoData(RuntimeError):
@@ -211,7 +213,7 @@ def _households(session, rng, villages, now) -> list[Beneficiary]:
         at = _ago(rng, now, 180)
         person = beneficiaries.register(session, f"{DEMO_OPENID_PREFIX}yf{n:04d}", details, at)
         if n % 5:  # four in five verified by staff, the rest still waiting
-            beneficiaries.change_status(session, person, RegistrationStatus.VERIFIED, at + timedelta(days=2), actor="staff:demo")
+            beneficiaries.change_status(session, person, RegistrationStatus.VERIFIED, at + timedelta(days=2), actor=DEMO_ACTOR)
         people.append(person)
     return people
 
@@ -227,7 +229,7 @@ def _volunteers(session, rng, villages, team_towns, now) -> list[Volunteer]:
         )
         at = _ago(rng, now, 300)
         volunteer = volunteers.register(session, f"{DEMO_OPENID_PREFIX}zy{n:04d}", details, at)
-        volunteers.change_status(session, volunteer, VolunteerStatus.APPROVED, at + timedelta(days=1), actor="staff:demo")
+        volunteers.change_status(session, volunteer, VolunteerStatus.APPROVED, at + timedelta(days=1), actor=DEMO_ACTOR)
         volunteer.service_minutes = rng.randrange(0, 40) * 30
         crew.append(volunteer)
     return crew
@@ -273,8 +275,10 @@ def _requests(session, rng, people, now) -> int:
         # The first paths are recent: some waiting today, one already past its 受理 deadline.
         at = now - timedelta(hours=3 + n * 7) if n < 3 else _ago(rng, now, 60)
         request = help_requests.submit(session, person.registered_by, details, at)
-        for step, status in enumerate(PATHS[n % len(PATHS)], start=1):
-            _take_step(session, request, status, at + timedelta(days=step), rng)
+        path = PATHS[n % len(PATHS)]
+        gap = min(timedelta(days=1), (now - at) / (len(path) + 1))  # a day apart, but never in the future
+        for step, status in enumerate(path, start=1):
+            _take_step(session, request, status, at + gap * step, rng)
     for n in range(3):
         person = people[(n * 11 + 5) % len(people)]
         contact = {"name": person.name, "mobile": person.mobile}
@@ -293,7 +297,7 @@ HANDOVER_ASKS = (
 
 
 def _take_step(session, request, status, when, rng) -> None:
-    actor = "staff:demo"
+    actor = DEMO_ACTOR
     if status == RequestStatus.ACCEPTED:
         help_requests.accept(session, request, when, actor=actor)
     elif status == RequestStatus.TRANSFERRED:
@@ -312,7 +316,7 @@ def _pairs(session, rng, crew, people, now) -> int:
     verified = [p for p in people if p.status == RegistrationStatus.VERIFIED]
     for n, volunteer in enumerate(crew[:PAIRS]):
         same_town = [p for p in verified if p.household.town == volunteer.town] or verified
-        row = care_pairs.pair(session, volunteer.number, rng.choice(same_town).number, now - timedelta(days=90), actor="staff:demo")
+        row = care_pairs.pair(session, volunteer.number, rng.choice(same_town).number, now - timedelta(days=90), actor=DEMO_ACTOR)
         if n % 3:  # the others stay silent, so the scheduler's 30-day nudge has someone to remind
             care_pairs.record_contact(session, row.id, _ago(rng, now, 25), rng.choice(list(ContactMethod)), now)
     return PAIRS

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.help_request import HelpRequest, RequestStatus, Urgency
+from models.help_request import OPEN_STATUSES, HelpRequest, RequestStatus, Urgency
 from models.staff_account import StaffAccount
 from models.volunteer import Volunteer, VolunteerStatus
 from services import consents, notifications, numbers, status_events, workflow
@@ -208,6 +208,8 @@ def accept(session: Session, request: HelpRequest, now: datetime, *, actor: str)
 def transfer(session: Session, request: HelpRequest, unit: str, now: datetime, *, actor: str, note: str | None = None) -> None:
     """转办: passed to a unit (a 成员单位, the court, 住建 …) or a person there, with a note."""
     unit = _required(unit, "请填写转办到哪个单位或个人。", 60)
+    if request.status == S.TRANSFERRED and request.transferred_to == unit:  # sent twice: tell nobody twice
+        raise TransitionError(f"这件求助已经转办至{unit}了。")
     request.transferred_to = unit
     workflow.transition(session, FLOW, request, S.TRANSFERRED, now, actor=actor, action="transfer",
                         note=f"转办至{unit}" + (f"：{note}" if note else ""),
@@ -231,6 +233,10 @@ def assign(
         raise TransitionError("只能指派给已通过审核的志愿者。")
     if staff is not None and not staff.active:
         raise TransitionError("这个工作人员账号已停用。")
+    if request.status in OPEN_STATUSES and (
+            (staff is not None and request.assignee_staff_id == staff.id)
+            or (volunteer is not None and request.assignee_volunteer_id == volunteer.id)):
+        raise TransitionError(f"这件求助已经指派给{staff.name if staff else volunteer.name}了。")  # nobody told twice
     request.assignee_staff_id = staff.id if staff else None
     request.assignee_volunteer_id = volunteer.id if volunteer else None
     who = f"工作人员{staff.name}" if staff else f"志愿者{volunteer.name}（{volunteer.number}）"

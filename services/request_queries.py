@@ -72,7 +72,7 @@ class RequestFilter:
             urgency=Urgency(urgency) if urgency else None,
             town=(args.get("town") or "").strip()[:40] or None,
             overdue=args.get("overdue") == "1",
-            assignee=assignee if assignee in (UNASSIGNED, TO_VOLUNTEER) or assignee.isdigit() else None,
+            assignee=assignee if assignee in (UNASSIGNED, TO_VOLUNTEER) or _account_id(assignee) else None,
             source=pick("source", SOURCE_FILTERS),
             q=(args.get("q") or "").strip()[:40] or None,
             sort=pick("sort", SORTS) or "",
@@ -80,6 +80,11 @@ class RequestFilter:
 
     def without_status(self) -> "RequestFilter":
         return replace(self, status=None)
+
+
+def _account_id(text: str) -> bool:
+    """ASCII digits that fit an integer column ("²" is a digit to Python, but not to int())."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def search_kind(text: str | None) -> str | None:
@@ -333,6 +338,13 @@ def available_actions(request: HelpRequest) -> list[str]:
         "reopen": status in REOPENABLE and bool(help_requests.FLOW.moves_from(status)),
     }
     return [action for action, ok in allowed.items() if ok]
+
+
+def latest_event_id(session: Session, request: HelpRequest) -> int:
+    """The newest status_event of the request (every action writes one): the version a page was showing."""
+    return session.scalar(
+        select(func.max(StatusEvent.id)).where(StatusEvent.subject == help_requests.SUBJECT,
+                                               StatusEvent.subject_id == request.id)) or 0
 
 
 # --- the timeline -----------------------------------------------------------------------------

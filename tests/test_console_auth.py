@@ -200,7 +200,8 @@ def test_an_idle_session_ends_after_console_idle_minutes(sqlite_url, tmp_path, a
         assert is_signed_in(client)
     cookie_clock.advance(61)
     assert not is_signed_in(client)
-    assert "请先登录。" in text(client.get("/console/login"))
+    # The login page says why (not a bare 请先登录), and signing in leads back to the page.
+    assert "登录已过期，请重新登录。" in text(client.get("/console/login"))
 
 
 def test_a_new_password_ends_the_other_sessions(settings, apps):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -78,6 +78,16 @@ def _close_db(_exc) -> None:
     session = g.pop("console_db", None)
     if session is not None:
         session.close()
+
+
+@blueprint.url_value_preprocessor
+def _ids_in_range(_endpoint, values) -> None:
+    """/console/requests/99999999999999999999 names no record: 404, not a database overflow."""
+    from bot.console.common import MAX_ID
+
+    for value in (values or {}).values():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            abort(404)
 
 
 @blueprint.after_app_request

@@ -10,8 +10,9 @@ from openpyxl.styles import Font
 
 from bot.console import blueprint, db
 from bot.console.access import require
-from bot.console.common import Page, commit, now, page_number, record
+from bot.console.common import Page, commit, now, page_number, parse_id, record
 from bot.console.deliveries import day_range, parse_day
+from bot.console.excel import append_row
 from bot.console.templating import when
 from services import audit, staff_accounts
 from services.local_time import SHANGHAI
@@ -49,8 +50,7 @@ def _filters() -> tuple[dict, dict]:
     username = (args.get("account") or "").strip()[:40] or None
     action = args.get("action") if args.get("action") in audit.ACTION_LABELS else None
     subject = args.get("subject") if args.get("subject") in SUBJECTS else None
-    subject_id = args.get("subject_id", "").strip()
-    subject_id = int(subject_id) if subject_id.isdigit() and len(subject_id) < 10 else None
+    subject_id = parse_id(args.get("subject_id", "").strip())
     since, until = parse_day(args.get("since")), parse_day(args.get("until"))
     start, end = day_range(since, until)
     query = {"username": username, "action": action, "subject": subject, "subject_id": subject_id,
@@ -98,7 +98,7 @@ def audit_export():
     for column, width in zip("ABCDEFG", EXPORT_WIDTHS):
         sheet.column_dimensions[column].width = width
     for e in entries:
-        sheet.append([when(e.at), e.staff_username, audit.label(e.action), subject_label(e.subject),
+        append_row(sheet, [when(e.at), e.staff_username, audit.label(e.action), subject_label(e.subject),
                       e.subject_id if e.subject_id is not None else "", e.detail or "", e.ip or ""])
     sheet.freeze_panes = "A2"
     out = BytesIO()

@@ -50,11 +50,44 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only a path inside the console: never an open redirect to another site."""
-    if target and target.startswith("/console/") and not target.startswith("//"):
+    if (target and target.startswith("/console/") and target.isprintable() and "\\" not in target
+            and "/../" not in target):  # a line break in a Location header is a crash (or a header injection)
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
     return url_for("console.dashboard")
+
+
+# A cookie without an expiry (the browser drops it when it closes) saying "signed in on this
+# browser": when the session has ended but this is still here, the session timed out or was
+# ended by a new password, and the login page says so instead of a bare 请先登录.
+SIGNED_IN_MARK = "sy_console_was_in"
+EXPIRED = "登录已过期，请重新登录。登录后会回到原来的页面。"
+
+
+def _session_expired() -> bool:
+    return request.cookies.get(SIGNED_IN_MARK) == "1" and not current_user.is_authenticated
+
+
+def _here() -> str:
+    """Where to come back to after signing in: this page, or for a form post the page that held the form."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith(blueprint.url_prefix + "/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return url_for("console.dashboard")
+
+
+def _to_login():
+    if request.endpoint == "console.login":  # the login form itself (cookies were cleared): keep where it leads
+        return redirect(url_for("console.login", next=request.args.get("next") or None))
+    if not _session_expired():
+        flash(login_manager.login_message, "info")
+    return redirect(url_for("console.login", next=_here()))
+
+
+login_manager.unauthorized_handler(_to_login)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -75,8 +108,12 @@ def login():
             session.permanent = True
             record("login")
             commit()
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
+            response = redirect(_safe_next(request.args.get("next")))
+            response.set_cookie(SIGNED_IN_MARK, "1", httponly=True, samesite="Lax", secure=request.is_secure,
+                                path=blueprint.url_prefix)
+            return response
+    return render_template("console/login.html", form=form, error=error,
+                           expired=EXPIRED if _session_expired() else None), 200 if error is None else 401
 
 
 @blueprint.route("/logout", methods=["POST"])
@@ -87,7 +124,9 @@ def logout():
     logout_user()
     session.clear()
     flash("您已退出登录。", "info")
-    return redirect(url_for("console.login"))
+    response = redirect(url_for("console.login"))
+    response.delete_cookie(SIGNED_IN_MARK, path=blueprint.url_prefix)
+    return response
 
 
 # --- error pages: plain Chinese, inside the console's frame --------------------------
@@ -99,6 +138,8 @@ def _error(title: str, message: str, status: int):
 
 @blueprint.errorhandler(CSRFError)
 def _csrf_failed(_error_):
+    if not current_user.is_authenticated:  # the session ended while the form was open: sign in, then back
+        return _to_login()
     return _error("请刷新页面", "页面已过期或表单无效，没有做任何修改。请返回上一页，刷新后再试一次。", 400)
 
 

@@ -17,6 +17,7 @@ from models.staff_account import StaffAccount
 from services import audit
 
 PER_PAGE = 50
+MAX_ID = 2**31 - 1  # the database's integer: a larger id names no record (and would crash the query)
 
 
 def now() -> datetime:
@@ -48,6 +49,14 @@ def commit(message: str | None = None) -> None:
         db().commit()
     if message:
         flash(message, "success")
+
+
+def parse_id(value: str | None) -> int | None:
+    """A record id from a form or the address: ASCII digits within the database's integer, else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        return number if 0 < number <= MAX_ID else None
+    return None
 
 
 def page_number() -> int:

@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from bot.console import blueprint, db
 from bot.console.access import check_scope, require, scope_filter
-from bot.console.common import PER_PAGE, Page, commit, me, now, page_number, record
+from bot.console.common import PER_PAGE, Page, commit, me, now, page_number, parse_id, record
 from bot.runtime import runtime
 from models.help_request import OPEN_STATUSES, HelpRequest
 from services import handover, handover_queries
@@ -75,8 +75,9 @@ def handover_thread(id: int):
 def handover_reply(id: int):
     thread = _thread_or_404(id)
     text = request.form.get("text", "")
-    seen = request.form.get("after", "")
-    if seen.isdigit() and handover_queries.sent_already(db(), thread, text, int(seen)):
+    after = request.form.get("after", "")
+    seen = 0 if after == "0" else parse_id(after)  # 0: the page showed no message yet
+    if seen is not None and handover_queries.sent_already(db(), thread, text, seen):
         flash("这条回复已经发出，没有重复发送。", "info")
         return redirect(url_for("console.handover_thread", id=thread.id))
     try:

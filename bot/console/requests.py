@@ -20,7 +20,8 @@ from openpyxl.styles import Font
 
 from bot.console import access, blueprint, db
 from bot.console.access import check_scope, require
-from bot.console.common import Page, actor, commit, now, page_number, query_args, record
+from bot.console.common import Page, actor, commit, now, page_number, parse_id, query_args, record
+from bot.console.excel import append_row
 from bot.console.templating import mask_name, when
 from bot.runtime import runtime
 from handlers import site
@@ -110,7 +111,7 @@ def _bulk_staff():
 def requests_bulk():
     back = _list_url(request.form.get("back", ""))
     op = request.form.get("op")
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:BULK_LIMIT]
+    ids = [i for i in map(parse_id, request.form.getlist("ids")) if i is not None][:BULK_LIMIT]
     if op not in ("accept", "assign") or not ids:
         flash("请先勾选要处理的求助。", "warning")
         return redirect(back)
@@ -172,7 +173,8 @@ def _list_url(back: str) -> str:
 
 def _active_staff(value: str):
     """An active account that may act on requests (not 只读), or None."""
-    account = staff_accounts.by_id(db(), int(value)) if value.isdigit() else None
+    account_id = parse_id(value)
+    account = staff_accounts.by_id(db(), account_id) if account_id is not None else None
     if account is None or not account.active or account.role not in access.RULES["request.act"]:
         return None
     return account
@@ -210,7 +212,7 @@ def _workbook(rows: list[HelpRequest], assignees: dict, moment: datetime) -> byt
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for r in rows:
-        sheet.append(_export_row(r, assignees.get(r.id), moment))
+        append_row(sheet, _export_row(r, assignees.get(r.id), moment))
     for index, width in enumerate(EXPORT_WIDTHS):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     sheet.freeze_panes = "A2"
@@ -240,8 +242,9 @@ def _assignee_text(assignee) -> str:
 # --- a request's page --------------------------------------------------------------------------
 
 
-def _load(request_id: int) -> HelpRequest:
-    target = db().get(HelpRequest, request_id)
+def _load(request_id: int, *, for_update: bool = False) -> HelpRequest:
+    # for_update: PostgreSQL holds a second action on the same request until this one commits.
+    target = db().get(HelpRequest, request_id, with_for_update=for_update or None)
     if target is None:
         abort(404)
     check_scope(target.town)
@@ -265,7 +268,7 @@ def request_reveal(request_id: int):
 
 
 def _render_detail(target: HelpRequest, *, failed: str | None = None, error: str | None = None,
-                   full_phone: str | None = None, code: int = 200):
+                   full_phone: str | None = None, code: int = 200, conflict: str | None = None):
     session = db()
     actions = request_queries.available_actions(target) if access.can(current_user, "request.act") else []
     return render_template(
@@ -282,7 +285,9 @@ def _render_detail(target: HelpRequest, *, failed: str | None = None, error: str
         source_label=request_queries.SOURCES.get(target.source, target.source),
         handover_url=_handover_url(target),
         failed=failed, error=error, typed=request.form if failed else {},
-        full_phone=full_phone,
+        full_phone=full_phone, seen=request_queries.latest_event_id(session, target), conflict=conflict,
+        kept=[request.form.get(name, "").strip() for name in ("unit", "resolution", "reason", "note")
+              if request.form.get(name, "").strip()] if conflict else [],
     ), code
 
 
@@ -348,7 +353,7 @@ def _reject(target: HelpRequest, form) -> str:
 
 def _follow_up(target: HelpRequest, form) -> str:
     score = form.get("score", "")
-    help_requests.follow_up(db(), target, int(score) if score.isdigit() else 0, form.get("note", ""), now(),
+    help_requests.follow_up(db(), target, parse_id(score) or 0, form.get("note", ""), now(),
                             actor=actor())
     return f"回访已记录：{help_requests.SATISFACTION[target.rating]}。"
 
@@ -367,12 +372,12 @@ ACTIONS: dict[str, Callable[[HelpRequest, dict], str]] = {
 def _chosen_assignee(target: HelpRequest, value: str):
     """("staff:3" | "volunteer:7") → (staff, volunteer); anything else is refused like an empty choice."""
     kind, _, raw = value.partition(":")
-    if kind == "staff" and raw.isdigit():
+    if kind == "staff" and parse_id(raw) is not None:
         staff = _active_staff(raw)
         if staff is not None and request_queries.staff_may_take(staff, target):
             return staff, None
-    if kind == "volunteer" and raw.isdigit():
-        volunteer = db().get(Volunteer, int(raw))
+    if kind == "volunteer" and parse_id(raw) is not None:
+        volunteer = db().get(Volunteer, parse_id(raw))
         if volunteer is not None:
             return None, volunteer
     raise TransitionError("请选择一位工作人员或一名志愿者。")
@@ -384,7 +389,11 @@ def request_action(request_id: int, action: str):
     run = ACTIONS.get(action)
     if run is None:
         abort(404)
-    target = _load(request_id)
+    target = _load(request_id, for_update=True)
+    if _changed_since_shown(target):
+        return _render_detail(target, failed=action, code=409, conflict=(
+            "这件求助在您打开页面之后有了新的办理记录（见下方办理记录，可能是同事刚处理过，或这次是重复提交），"
+            "这次没有执行，求助人也没有收到重复的通知。请核对后，如仍需要再提交一次。"))
     allowed_before = action in request_queries.available_actions(target)
     try:
         message = run(target, request.form)
@@ -397,6 +406,14 @@ def request_action(request_id: int, action: str):
     record(f"request.{action}", subject=SUBJECT, subject_id=target.id, detail=_action_detail(action, target))
     commit(message)
     return redirect(url_for("console.request_detail", request_id=request_id))
+
+
+def _changed_since_shown(target: HelpRequest) -> bool:
+    """The form carries the newest timeline entry its page showed; anything newer means someone acted since."""
+    seen = request.form.get("seen")
+    if seen is None:  # a form from before this check (or a script): the workflow's own checks still apply
+        return False
+    return (parse_id(seen) or 0) != request_queries.latest_event_id(db(), target)
 
 
 def _action_detail(action: str, target: HelpRequest) -> str | None:
