@@ -100,8 +100,45 @@ def calendar_command(year: int) -> None:
     for day in days:
         click.echo(day.line())
     if not known:
-        click.echo(f"注意：{year} 年法定节假日安排尚未收录，工作日暂按周一至周五计算；"
+        click.echo(f"注意：{year} 年调休安排尚未收录，工作日暂按周一至周五（除去法定节假日）计算；"
                    "国务院通知发布后请用 workday 命令录入调休。", err=True)
+
+
+@cli.command("publicity-plan")
+@click.argument("year", type=int)
+def publicity_plan_command(year: int) -> None:
+    """Print a year's planned mass sends by month, against the monthly budget."""
+    from scheduler.runner import ensure_seeded
+    from services.publicity_calendar import plan_lines
+
+    with _database() as (_settings, _engine, sessions):
+        ensure_seeded(sessions)
+        with sessions() as session:
+            lines = plan_lines(session, year)
+    click.echo("\n".join(lines))
+
+
+@cli.command("visit-campaigns")
+@click.option("--separate/--together", "separate", default=None,
+              help="元旦 and 春节 as two rounds, or one 两节 campaign (the default).")
+@click.option("--year", type=int, default=None, help="Also print the plans of this year.")
+def visit_campaigns_command(separate: bool | None, year: int | None) -> None:
+    """List the 走访慰问 campaigns; switch 元旦/春节 between one and two rounds."""
+    from models.visits import VisitCampaign
+    from scheduler.runner import ensure_seeded
+    from services.visit_campaigns import plan_specs, use_separate_rounds
+    from sqlalchemy import select
+
+    with _database() as (_settings, _engine, sessions):
+        ensure_seeded(sessions)
+        with sessions.begin() as session:
+            if separate is not None:
+                use_separate_rounds(session, separate)
+            for c in session.scalars(select(VisitCampaign).order_by(VisitCampaign.id)):
+                state = "启用" if c.enabled else "停用"
+                click.echo(f"{c.code}\t{c.name}\t{state}\t{c.start_expr} → {c.end_expr}\t提前 {c.lead_days} 天")
+            for spec in plan_specs(session, year) if year else []:
+                click.echo(f"{spec.name}\t{spec.window_start}至{spec.window_end}\t{spec.generate_on}生成名单")
 
 
 @cli.command("workday")

@@ -1,5 +1,6 @@
-"""走访慰问 plans: each verified 优抚对象 household once per plan, by priority, assigned by
-area (乡镇) to a visit team, with a due window around the holiday.
+"""走访慰问 plans: each verified household of the campaign's categories once per plan, by
+priority, assigned by area (乡镇) to a visit team, for the campaign's window
+(services.visit_campaigns). Overdue only after the window has ended.
 
 Regenerating a plan is idempotent: a household already in it keeps its row (and its
 status); new households are added; households no longer eligible are cancelled.
@@ -16,35 +17,17 @@ from sqlalchemy.orm import Session
 from models import utcnow
 from models.beneficiary import Beneficiary, BeneficiaryCategory as C, BeneficiaryStatus, Household, RegistrationStatus
 from models.status_event import StatusEvent
-from models.visits import PlannedVisit, VisitPlan, VisitSeason, VisitStatus, VisitTeam, VisitTeamMember
+from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
-from services.holiday_calendar import RuleError, nearest_occurrence, occurrences_in_year, rule_by_code
+from services.visit_campaigns import PlanSpec
 
 # Lower is visited first: 三属 first, then 残疾军人, 老复员军人, 带病回乡, 两参 … (domain.md §1.2).
 PRIORITY: dict[str, int] = {
     C.MARTYR_F: 1, C.DUTY_F: 1, C.ILL_F: 1, C.RED: 2, C.DISABLED: 3, C.DEMOB_OLD: 4, C.ILL_RETURN: 5,
     C.WAR_TEST: 6, C.MARTYR_CHILD: 7, C.RURAL_OLD: 8, C.MILITIA: 9, C.SOLDIER: 10, C.FAMILY: 10, C.VETERAN: 11,
 }
-# code, name, anchor, (start rule, offset), (end rule, offset), merge into, merge gap days
-BUILTIN_SEASONS = [
-    ("yuandan", "元旦", "yuandan", ("yuandan", -12), ("yuandan", -1), "chunjie", 21),
-    ("chunjie", "春节", "chunjie", ("xiaonian", 0), ("chuxi", 0), None, 0),
-    ("bayi", "八一", "bayi", ("bayi", -12), ("bayi", -1), None, 0),
-]
 SUBJECT = "planned_visit"
 INSERT_CHUNK = 10_000  # rows per statement: bounds the memory of one batch
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    season: str
-    year: int
-    name: str
-    holiday_date: date
-    window_start: date
-    window_end: date
-    generate_on: date
-    categories: frozenset[str] | None
 
 
 @dataclass
@@ -54,73 +37,6 @@ class PlanResult:
     cancelled: int = 0
     restored: int = 0
     added_by_team: dict[int, int] = field(default_factory=dict)
-
-
-def seed_seasons(session: Session) -> None:
-    existing = set(session.scalars(select(VisitSeason.code)))
-    for code, name, anchor, start, end, merge_into, gap in BUILTIN_SEASONS:
-        if code not in existing:
-            session.add(VisitSeason(code=code, name=name, anchor_rule=anchor, start_rule=start[0],
-                                    start_offset=start[1], end_rule=end[0], end_offset=end[1],
-                                    generate_days_before=7, merge_into=merge_into, merge_gap_days=gap,
-                                    enabled=True))
-    session.flush()
-
-
-# --- which plans, when ----------------------------------------------------------------
-
-
-def plan_specs(session: Session, year: int) -> list[PlanSpec]:
-    """The plans serving holidays of `year`, with 元旦 merged into 春节 where their windows nearly meet."""
-    seasons = list(session.scalars(select(VisitSeason).where(VisitSeason.enabled.is_(True)).order_by(VisitSeason.id)))
-    specs = {s.code: spec for s in seasons if (spec := _season_spec(session, s, year)) is not None}
-    for season in seasons:
-        first, later = specs.get(season.code), specs.get(season.merge_into or "")
-        if first is None or later is None:
-            continue
-        if (later.window_start - first.window_end).days <= season.merge_gap_days:
-            specs.pop(season.code)
-            specs[later.season] = PlanSpec(
-                season=f"{first.season}+{later.season}", year=year, name=f"{year}年{season.name}{_season_name(later)}走访慰问",
-                holiday_date=later.holiday_date, window_start=min(first.window_start, later.window_start),
-                window_end=max(first.window_end, later.window_end), generate_on=min(first.generate_on, later.generate_on),
-                categories=_union(first.categories, later.categories),
-            )
-    return sorted(specs.values(), key=lambda s: s.window_start)
-
-
-def _season_name(spec: PlanSpec) -> str:
-    return spec.name.removeprefix(f"{spec.year}年").removesuffix("走访慰问")
-
-
-def _union(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-    return None if a is None or b is None else a | b
-
-
-def _season_spec(session: Session, season: VisitSeason, year: int) -> PlanSpec | None:
-    anchor_rule = rule_by_code(session, season.anchor_rule)
-    start_rule, end_rule = rule_by_code(session, season.start_rule), rule_by_code(session, season.end_rule)
-    if anchor_rule is None or start_rule is None or end_rule is None:
-        raise RuleError(f"走访季 {season.code} 引用了不存在的日历规则")
-    anchors = occurrences_in_year(anchor_rule, year)
-    if not anchors:
-        return None
-    holiday = anchors[0].start
-    start_day = nearest_occurrence(start_rule, holiday)
-    end_day = nearest_occurrence(end_rule, holiday)
-    if start_day is None or end_day is None:
-        return None
-    window_start = start_day.start + timedelta(days=season.start_offset)
-    window_end = end_day.start + timedelta(days=season.end_offset)
-    categories = frozenset(c.strip() for c in season.categories.split(",") if c.strip()) if season.categories else None
-    return PlanSpec(season.code, year, f"{year}年{season.name}走访慰问", holiday, window_start, window_end,
-                    window_start - timedelta(days=season.generate_days_before), categories)
-
-
-def active_specs(session: Session, today: date) -> list[PlanSpec]:
-    """Plans to generate or keep up to date today: from `generate_on` to the window's end."""
-    specs = plan_specs(session, today.year) + plan_specs(session, today.year + 1)
-    return [s for s in specs if s.generate_on <= today <= s.window_end]
 
 
 # --- generating --------------------------------------------------------------------
@@ -258,6 +174,15 @@ def record_visit(session: Session, visit_id: int, *, actor: str, at: datetime | 
     return visit
 
 
+def plans_to_close(session: Session, today: date) -> list[VisitPlan]:
+    """Plans whose window ended before today and whose overdue households are not flagged yet
+    (also when the scheduler was down on the window's last day)."""
+    return list(session.scalars(
+        select(VisitPlan).where(VisitPlan.window_end < today, VisitPlan.overdue_flagged_at.is_(None))
+        .order_by(VisitPlan.window_end, VisitPlan.id)
+    ))
+
+
 def flag_overdue(session: Session, plan: VisitPlan, actor: str = "system") -> dict[int | None, int]:
     """Mark the plan's unvisited households overdue; team id → how many."""
     rows = session.execute(
@@ -266,7 +191,7 @@ def flag_overdue(session: Session, plan: VisitPlan, actor: str = "system") -> di
     ).all()
     counts: dict[int | None, int] = {}
     for visit_id, team_id in rows:
-        _change_status(session, visit_id, VisitStatus.PLANNED, VisitStatus.OVERDUE, actor, "节前未走访")
+        _change_status(session, visit_id, VisitStatus.PLANNED, VisitStatus.OVERDUE, actor, "走访期结束仍未走访")
         counts[team_id] = counts.get(team_id, 0) + 1
     plan.overdue_flagged_at = utcnow()
     return counts
