@@ -50,8 +50,9 @@ def _ask_for_next_years_swaps(run: JobRun) -> None:
         return
     text = (f"{year}年的放假调休安排还没有录入。国务院通知发布后，请录入调休上班日和放假日，"
             "以免提醒日期和求助时限算错（法定节假日本身已自动计入）。")
-    run.send(Push("yearly_task", STAFF, {"title": f"{year}年调休安排", "text": text, "event": "workday_swaps"},
-                  key=f"workday_swaps_missing:{year}", expires_at=end_of_day(date(run.today.year, 12, 31))))
+    payload = {"title": f"{year}年调休安排", "text": text, "event": "workday_swaps", "event_date": str(year)}
+    run.send(Push("yearly_task", STAFF, payload, key=f"workday_swaps_missing:{year}", not_before=run.until,
+                  expires_at=end_of_day(date(run.today.year, 12, 31))))
 
 
 # --- publicity calendar -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models.beneficiary import BeneficiaryCategory as C
 from models.visits import VisitCampaign
 from services import campaign_dates
-from services.holiday_calendar import RuleError, occurrences_in_year, rule_by_code
+from services.holiday_calendar import RuleError, occurrences_in_year
 
 # 重点优抚对象 (定期抚恤补助对象) and 义务兵家庭; 退役军人 (VETERAN) only when the county adds it.
 DEFAULT_CATEGORIES = ",".join(c.value for c in C if c is not C.VETERAN)
@@ -86,7 +86,8 @@ def plan_specs(session: Session, year: int) -> list[PlanSpec]:
     """The plans serving holidays of `year`; separate campaigns merged where their windows nearly meet."""
     campaigns = list(session.scalars(select(VisitCampaign).where(VisitCampaign.enabled.is_(True))
                                      .order_by(VisitCampaign.id)))
-    specs = {c.code: spec for c in campaigns if (spec := campaign_spec(session, c, year)) is not None}
+    rules = campaign_dates.rules_by_code(session)
+    specs = {c.code: spec for c in campaigns if (spec := campaign_spec(rules, c, year)) is not None}
     for campaign in campaigns:
         first, later = specs.get(campaign.code), specs.get(campaign.merge_into or "")
         if first is None or later is None:
@@ -104,21 +105,22 @@ def plan_specs(session: Session, year: int) -> list[PlanSpec]:
 
 
 def specs_around(session: Session, today: date) -> list[PlanSpec]:
-    """Plans of last year, this year and next year: every one that can be live today."""
-    return [spec for year in (today.year - 1, today.year, today.year + 1) for spec in plan_specs(session, year)]
+    """Plans of this year and next year: every one that can be live today (a window ends
+    in the year of its holiday, and is planned at most a year ahead)."""
+    return [spec for year in (today.year, today.year + 1) for spec in plan_specs(session, year)]
 
 
-def campaign_spec(session: Session, campaign: VisitCampaign, year: int) -> PlanSpec | None:
+def campaign_spec(rules: campaign_dates.Rules, campaign: VisitCampaign, year: int) -> PlanSpec | None:
     codes = [c.strip() for c in campaign.holidays.split(",") if c.strip()]
-    anchor_rule = rule_by_code(session, codes[-1]) if codes else None
+    anchor_rule = rules.get(codes[-1]) if codes else None
     if anchor_rule is None:
         raise RuleError(f"走访活动 {campaign.code} 引用了不存在的日历规则")
     anchors = occurrences_in_year(anchor_rule, year)
     if not anchors:
         return None
     holiday = anchors[0].start
-    window_start = campaign_dates.resolve(session, campaign.start_expr, holiday)
-    window_end = campaign_dates.resolve(session, campaign.end_expr, holiday)
+    window_start = campaign_dates.resolve(rules, campaign.start_expr, holiday)
+    window_end = campaign_dates.resolve(rules, campaign.end_expr, holiday)
     categories = frozenset(c.strip() for c in campaign.categories.split(",") if c.strip()) if campaign.categories else None
     return PlanSpec(campaign.code, year, f"{year}年{campaign.name}走访慰问", holiday, window_start, window_end,
                     window_start - timedelta(days=campaign.lead_days), categories)
