@@ -144,7 +144,8 @@ def _flag_overdue(run: JobRun, plan: VisitPlan) -> None:
         team = teams.get(team_id)
         if team is None:
             continue
-        text = f"{plan.name}已于{ended}结束，{team.name}还有 {count} 户没有走访。请尽快补访，并告诉本组工作人员登记。"
+        text = (f"{plan.name}已于{ended}结束，{team.name}还有 {count} 户没有走访。"
+                "请尽快补访，走访后回复“已走访”和编号登记。")
         for recipient in team_member_openids(run.session, team_id):
             run.send(Push("visit_overdue", recipient, {"title": plan.name, "text": text},
                           key=f"visit_overdue:{plan.id}:{team_id}:{recipient}"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import utcnow
@@ -19,6 +19,7 @@ from models.beneficiary import Beneficiary, BeneficiaryCategory as C, Beneficiar
 from models.status_event import StatusEvent
 from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
+from services.scheduled_pushes import team_member_openids
 from services.visit_campaigns import PlanSpec
 
 # Lower is visited first: 三属 first, then 残疾军人, 老复员军人, 带病回乡, 两参 … (domain.md §1.2).
@@ -172,6 +173,23 @@ def record_visit(session: Session, visit_id: int, *, actor: str, at: datetime | 
     _change_status(session, visit.id, visit.status, VisitStatus.DONE, actor, note, at)
     session.refresh(visit)
     return visit
+
+
+def record_by_member(session: Session, visit_id: int, openid: str, at: datetime) -> tuple[PlannedVisit, int]:
+    """A team member reports a visit from the chat ("已走访 编号"): only a household on their
+    own team's list. Returns the visit and how many of the team's households are still to visit."""
+    visit = session.get(PlannedVisit, visit_id)
+    if visit is None or visit.team_id is None or openid not in team_member_openids(session, visit.team_id):
+        raise VisitError(f"编号{visit_id}不在您所在走访组的名单里，请核对编号。")
+    if visit.status == VisitStatus.DONE:
+        raise VisitError(f"编号{visit_id}已经登记过了，谢谢您！")
+    number = session.scalar(select(Volunteer.number).where(Volunteer.openid == openid))
+    visit = record_visit(session, visit_id, actor=f"volunteer:{number}" if number else "team_member", at=at,
+                         note="走访组成员在公众号登记")
+    left = session.scalar(select(func.count(PlannedVisit.id)).where(
+        PlannedVisit.plan_id == visit.plan_id, PlannedVisit.team_id == visit.team_id,
+        PlannedVisit.status.in_([VisitStatus.PLANNED, VisitStatus.OVERDUE])))
+    return visit, left or 0
 
 
 def plans_to_close(session: Session, today: date) -> list[VisitPlan]:

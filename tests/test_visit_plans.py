@@ -133,7 +133,7 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
     martyr, disabled = visits[roster["martyr"]].id, visits[roster["disabled"]].id
     assert east_text == (
         "2027年元旦春节走访慰问：东镇走访组共 2 户待走访（重点对象 2 户），请在1月15日至2月20日完成。"
-        "每走访一户，请把编号和走访日期告诉本组工作人员登记。走访名单："
+        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {martyr}”。走访名单："
         f"\n1. 编号{martyr} 二村 虚构路1号（重点）\n2. 编号{disabled} 一村 虚构路1号（重点）")
     assert "工作台" not in east_text and "320102" not in east_text and "测试" not in east_text  # PI-11
     assert f"编号{visits[roster['demob']].id} 一村" in by_recipient["oVolunteerWest01"]
@@ -150,6 +150,7 @@ def test_a_long_list_is_split_into_messages_that_fit(sessions):
     assert len(texts) >= 2 and all(len(t) <= 1000 for t in texts)
     assert texts[0].startswith("2027年元旦春节走访慰问：北镇走访组共 60 户") and texts[0].endswith(f"（第1/{len(texts)}条）")
     assert sum(t.count("编号") for t in texts) == 60 + 1  # 60 households, and "编号" in how to record
+    assert all("已走访" in t for t in texts[:1])
 
 
 def test_a_campaign_can_include_veterans(sessions, roster):
@@ -215,7 +216,7 @@ def test_households_are_overdue_only_after_the_window_has_ended(sessions, roster
     assert {visits[roster[k]].status for k in ("martyr", "demob")} == {VisitStatus.OVERDUE}
     overdue = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_overdue")}
     assert overdue["oVolunteerEast01"] == ("2027年元旦春节走访慰问已于2月20日结束，东镇走访组还有 1 户没有走访。"
-                                          "请尽快补访，并告诉本组工作人员登记。")
+                                          "请尽快补访，走访后回复“已走访”和编号登记。")
     assert "共 2 户未走访" in overdue["role:staff"]
     run_due(sessions, at("2027-02-22T08:30"), only=("visit_plans",))
     assert len(outbox_rows(sessions, kind="visit_overdue")) == len(overdue)  # flagged once
