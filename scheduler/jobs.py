@@ -1,5 +1,7 @@
 """The jobs of the job table. Each covers its window (run.since, run.until] and queues
-pushes with deterministic idempotency keys; none of them talks to WeChat.
+pushes with deterministic idempotency keys; none of them talks to WeChat. Pushes carry a
+"valid until" (services.push_validity): past it a row is expired, never sent late; request
+escalations alone have none (a request waiting for 受理 stays worth telling).
 
 Waitlist promotions are told by services.activities in the transaction that promotes
 (kind activity_update), so no job repeats them here."""
@@ -23,6 +25,8 @@ from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_open
 
 ACTIVITY_LEADS_HOURS = (24, 2)
 RATING_AFTER = timedelta(days=1)
+RATING_VALID = timedelta(days=7)  # asking for a rating weeks later reads oddly
+CATCH_UP_VALID = timedelta(days=14)  # "还有 N 户未走访" goes stale as visits are recorded
 
 
 # --- calendar reminders and yearly tasks ------------------------------------------------
@@ -148,10 +152,11 @@ def _flag_overdue(run: JobRun, plan: VisitPlan) -> None:
                 "请尽快补访，走访后回复“已走访”和编号登记。")
         for recipient in team_member_openids(run.session, team_id):
             run.send(Push("visit_overdue", recipient, {"title": plan.name, "text": text},
-                          key=f"visit_overdue:{plan.id}:{team_id}:{recipient}"))
+                          key=f"visit_overdue:{plan.id}:{team_id}:{recipient}", expires_at=run.until + CATCH_UP_VALID))
     if counts:
         text = f"{plan.name}：截至{ended}共 {sum(counts.values())} 户未走访，已标记逾期。"
-        run.send(Push("visit_overdue", STAFF, {"title": plan.name, "text": text}, key=f"visit_overdue:{plan.id}:{STAFF}"))
+        run.send(Push("visit_overdue", STAFF, {"title": plan.name, "text": text}, key=f"visit_overdue:{plan.id}:{STAFF}",
+                      expires_at=run.until + CATCH_UP_VALID))
 
 
 # --- activities --------------------------------------------------------------------------
@@ -228,7 +233,8 @@ def _ask_for_ratings(run: JobRun) -> None:
     )
     for request_id, number, openid in rows:
         text = f"您的求助 {number} 已办结一天了。请回复“评价 {number}”为本次服务打分，帮助我们改进。"
-        run.send(Push("rating_request", openid, {"title": "服务评价", "text": text}, key=f"rating_request:{request_id}"))
+        run.send(Push("rating_request", openid, {"title": "服务评价", "text": text}, key=f"rating_request:{request_id}",
+                      expires_at=run.until + RATING_VALID))
 
 
 # --- 定点定人 pairs ----------------------------------------------------------------------------
@@ -243,4 +249,6 @@ def nudge_pairs(run: JobRun) -> None:
         text = (f"定点定人提醒：您结对帮扶的{silent.village}家庭（{silent.household_number}）"
                 f"已有{days}天没有联系记录了。请抽空打个电话或上门看看，联系后请告诉工作人员登记。")
         key = f"pair_nudge:{silent.pair_id}:{silent.silent_since:%Y%m%d}:{periods}"
-        run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key))
+        # Valid until the next nudge would come: a later one says the days silent anew.
+        run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key,
+                      expires_at=run.until + care_pairs.SILENCE_BEFORE_NUDGE))

@@ -71,7 +71,11 @@ def change_campaign(session: Session, code: str, **changes) -> VisitCampaign:
         if name in ("start_expr", "end_expr"):
             value = campaign_dates.check(session, value)
         elif name == "categories" and value:
-            value = ",".join(C(part.strip()).value for part in value.split(",") if part.strip())
+            parts = [part.strip().upper() for part in value.split(",") if part.strip()]
+            unknown = [part for part in parts if part not in C.__members__]
+            if unknown:
+                raise RuleError(f"没有这些优抚类别：{'、'.join(unknown)}（可用：{'、'.join(C.__members__)}）")
+            value = ",".join(parts)
         elif name not in ("name", "lead_days", "enabled", "holidays", "merge_into", "merge_gap_days"):
             raise RuleError(f"字段 {name} 不能修改")
         setattr(campaign, name, value)
