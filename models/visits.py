@@ -99,6 +99,8 @@ class PlannedVisit(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("visit_plan.id", ondelete="CASCADE"))
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("visit_team.id", ondelete="SET NULL"))
+    # The team member whose own list holds this household (services.visit_plans.assign_members).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("visit_team_member.id", ondelete="SET NULL"))
     priority: Mapped[int] = mapped_column(SmallInteger)  # 1 = first (三属)
     category: Mapped[str] = mapped_column(String(16))  # the household's highest-priority category
     status: Mapped[VisitStatus] = mapped_column(status_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
@@ -109,4 +111,5 @@ class PlannedVisit(Base):
     __table_args__ = (
         UniqueConstraint("plan_id", "household_id"),
         Index("ix_planned_visit_team", "plan_id", "team_id", "priority"),
+        Index("ix_planned_visit_member", "plan_id", "member_id"),
     )

@@ -17,8 +17,8 @@ from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
-from services import (care_pairs, help_requests, publicity_calendar, reminder_rules, visit_campaigns, visit_lists,
-                      visit_plans, work_queue)
+from services import (care_pairs, help_requests, publicity_calendar, reminder_rules, visit_assignment,
+                      visit_campaigns, visit_lists, visit_plans, work_queue)
 from services.local_time import SHANGHAI, chinese_date
 from services.push_validity import end_of_day
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
@@ -98,7 +98,9 @@ def _teams(run: JobRun, ids) -> dict[int, VisitTeam]:
 
 
 def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
+    """Each team member gets their own households once, then only the ones given to them later."""
     plan = result.plan
+    given = visit_assignment.assign_members(run.session, plan.id)
     counts = visit_plans.team_counts(run.session, plan.id)
     teams = _teams(run, counts)
     known = queued_keys(run.session, f"visit_plan:{plan.id}:")
@@ -107,28 +109,23 @@ def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
         team = teams.get(team_id)
         if team is None:
             continue
-        recipients = team_member_openids(run.session, team_id)
-        if not recipients:
-            continue
-        added = result.added_by_team.get(team_id, 0)
-        first_key = f"visit_plan:{plan.id}:{team_id}"
-        if all(f"{first_key}:{r}" in known for r in recipients) and not added:
-            continue
-        pages = visit_lists.team_pages(run.session, plan, team, total, key_count)
-        for recipient in recipients:
-            if f"{first_key}:{recipient}" not in known:
-                keys = [f"{first_key}:{recipient}"] + [f"visit_list:{plan.id}:{team_id}:{recipient}:{n}"
-                                                        for n in range(2, len(pages) + 1)]
-                heads = pages
-            elif added:
+        holders = {openid: member_id for member_id, openid in visit_assignment.list_holders(run.session, team_id)}
+        for recipient in team_member_openids(run.session, team_id):
+            member_id = holders.get(recipient)
+            first_key = f"visit_plan:{plan.id}:{team_id}:{recipient}"
+            if first_key not in known:
+                pages = visit_lists.first_pages(run.session, plan, team, member_id) if member_id else []
+                pages = pages or [visit_lists.summary_page(plan, team, total, key_count)]
+                keys = [first_key] + [f"visit_list:{plan.id}:{team_id}:{recipient}:{n}" for n in range(2, len(pages) + 1)]
+            elif member_id in given:
+                pages = visit_lists.added_pages(run.session, plan, team, member_id, given[member_id])
                 keys = [f"visit_plan_update:{plan.id}:{team_id}:{recipient}:{run.today}:{n}"
                         for n in range(1, len(pages) + 1)]
-                heads = [f"{team.name}新增 {added} 户。{pages[0]}", *pages[1:]]
             else:
                 continue
-            for key, text in zip(keys, heads):
+            for key, text in zip(keys, pages):
                 push = Push("visit_plan", recipient, {"title": plan.name, "text": text}, key=key, expires_at=valid)
-                run.send(push, known if key.startswith("visit_plan:") else None)
+                run.send(push, known if key == first_key else None)
     total = sum(total for total, _ in counts.values())
     unassigned = counts.get(None, (0, 0))[0]
     summary = f"{plan.name}名单已生成：共 {total} 户，{len(teams)} 个走访组，{_window_text(plan)}。"

@@ -139,8 +139,10 @@ def _follow_roster_changes(session, eligible, existing, teams, result, actor) ->
             team_id = teams.get(town, row.team_id)
             changed = (rank, category, team_id) != (row.priority, row.category, row.team_id)
             if changed and row.status in (VisitStatus.PLANNED, VisitStatus.CANCELLED):
-                session.execute(update(PlannedVisit).where(PlannedVisit.id == row.id)
-                                .values(priority=rank, category=category, team_id=team_id))
+                values = {"priority": rank, "category": category, "team_id": team_id}
+                if team_id != row.team_id:
+                    values["member_id"] = None  # moved to another team: given again there
+                session.execute(update(PlannedVisit).where(PlannedVisit.id == row.id).values(**values))
 
 
 def _change_status(session: Session, visit_id: int, before: str, after: VisitStatus, actor: str,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from models.beneficiary import Beneficiary, BeneficiaryStatus, Household, RegistrationStatus
 from models.status_event import StatusEvent
-from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam
+from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
 from scheduler.runner import run_due
 from services.visit_campaigns import change_campaign, plan_specs, use_separate_rounds
@@ -129,15 +129,56 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
     lists = outbox_rows(sessions, kind="visit_plan")
     by_recipient = {r.recipient: r.payload["text"] for r in lists}
     assert set(by_recipient) == {"oVolunteerEast01", "oVolunteerEast02", "oVolunteerWest01", "role:staff"}
-    east_text = by_recipient["oVolunteerEast01"]
     martyr, disabled = visits[roster["martyr"]].id, visits[roster["disabled"]].id
-    assert east_text == (
-        "2027年元旦春节走访慰问：东镇走访组共 2 户待走访（重点对象 2 户），请在1月15日至2月20日完成。"
+    # Each volunteer gets their own households, shared out in visiting order.
+    assert by_recipient["oVolunteerEast01"] == (
+        "2027年元旦春节走访慰问：东镇走访组请您走访以下 1 户（重点对象 1 户），请在1月15日至2月20日完成。"
         f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {martyr}”。走访名单："
-        f"\n1. 编号{martyr} 二村 虚构路1号（重点）\n2. 编号{disabled} 一村 虚构路1号（重点）")
-    assert "工作台" not in east_text and "320102" not in east_text and "测试" not in east_text  # PI-11
+        f"\n1. 编号{martyr} 二村 虚构路1号（重点）")
+    assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{disabled} 一村 虚构路1号（重点）")
+    for text in by_recipient.values():
+        assert "工作台" not in text and "320102" not in text and "测试" not in text  # PI-11: no ID, no names
     assert f"编号{visits[roster['demob']].id} 一村" in by_recipient["oVolunteerWest01"]
     assert "共 3 户" in by_recipient["role:staff"]
+    with sessions() as s:
+        assert {v.member_id for v in s.scalars(select(PlannedVisit))} == {
+            m.id for m in s.scalars(select(VisitTeamMember))}  # each member holds one household
+
+
+def test_a_staff_member_of_a_team_gets_the_summary_or_the_list_when_alone(sessions):
+    with sessions.begin() as s:
+        add_volunteer(s, "东镇", "oVolunteerEast01")
+        for town, members in (("东镇", ["oStaffEast00001"]), ("西镇", ["oStaffWest00001"])):
+            team = VisitTeam(town=town, name=f"{town}走访组", active=True)
+            s.add(team)
+            s.flush()
+            s.add_all(VisitTeamMember(team_id=team.id, staff_openid=o) for o in members)
+        east = s.scalars(select(VisitTeam).where(VisitTeam.town == "东镇")).one()
+        volunteer = s.scalars(select(Volunteer).where(Volunteer.openid == "oVolunteerEast01")).one()
+        s.add(VisitTeamMember(team_id=east.id, volunteer_id=volunteer.id))
+        add_household(s, "东镇", "DISABLED")
+        add_household(s, "西镇", "DEMOB_OLD")
+    run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
+    texts = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan")}
+    assert texts["oStaffEast00001"] == ("2027年元旦春节走访慰问：东镇走访组共 1 户待走访（重点对象 1 户），"
+                                        "请在1月15日至2月20日完成。名单已分给本组志愿者，每人收到自己负责的几户。")
+    assert "请您走访以下 1 户" in texts["oVolunteerEast01"]
+    assert "请您走访以下 1 户" in texts["oStaffWest00001"]  # a team without volunteers: its staff carry the list
+
+
+def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, roster):
+    run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
+    disabled = _visits(sessions, _plan(sessions, "liangjie").id)[roster["disabled"]].id
+    with sessions.begin() as s:
+        volunteer = s.scalars(select(Volunteer).where(Volunteer.openid == "oVolunteerEast02")).one()
+        s.delete(s.scalars(select(VisitTeamMember).where(VisitTeamMember.volunteer_id == volunteer.id)).one())
+    run_due(sessions, at("2027-01-09T08:30"), only=("visit_plans",))
+    updates = {r.recipient: r.payload["text"] for r in outbox_rows(sessions)
+               if r.idempotency_key.startswith("visit_plan_update")}
+    assert updates == {"oVolunteerEast01": (
+        "2027年元旦春节走访慰问：东镇走访组新分给您 1 户，请在1月15日至2月20日走访。"
+        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {disabled}”。新增名单："
+        f"\n1. 编号{disabled} 一村 虚构路1号（重点）")}
 
 
 def test_a_long_list_is_split_into_messages_that_fit(sessions):
@@ -148,7 +189,8 @@ def test_a_long_list_is_split_into_messages_that_fit(sessions):
     run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
     texts = [r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan") if r.recipient == "oVolunteerNorth1"]
     assert len(texts) >= 2 and all(len(t) <= 1000 for t in texts)
-    assert texts[0].startswith("2027年元旦春节走访慰问：北镇走访组共 60 户") and texts[0].endswith(f"（第1/{len(texts)}条）")
+    assert texts[0].startswith("2027年元旦春节走访慰问：北镇走访组请您走访以下 60 户")
+    assert texts[0].endswith(f"（第1/{len(texts)}条）")
     assert sum(t.count("编号") for t in texts) == 60 + 1  # 60 households, and "编号" in how to record
     assert all("已走访" in t for t in texts[:1])
 
@@ -179,10 +221,10 @@ def test_regeneration_adds_new_households_and_doubles_nothing(sessions, roster):
         assert s.scalar(select(func.count(VisitPlan.id))) == 1
         assert {t.town for t in s.scalars(select(VisitTeam))} == {"东镇", "西镇", "南镇"}
     updates = [r for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan_update")]
-    assert {r.recipient for r in updates} == {"oVolunteerEast01", "oVolunteerEast02", "role:staff"}
+    # The new 东镇 household goes to the volunteer with fewer open households (East01 visited theirs).
+    assert {r.recipient for r in updates} == {"oVolunteerEast01", "role:staff"}
     east = [r.payload["text"] for r in updates if r.recipient == "oVolunteerEast01"]
-    assert east[0].startswith("东镇走访组新增 1 户。") and f"编号{visits[new_one].id}" in east[0]
-    assert f"编号{visits[roster['martyr']].id}" not in east[0]  # a visited household is off the list
+    assert east[0].startswith("2027年元旦春节走访慰问：东镇走访组新分给您 1 户") and f"编号{visits[new_one].id}" in east[0]
     # Only one first list per person, however often the plan is refreshed.
     firsts = [r.recipient for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan:")]
     assert len(firsts) == len(set(firsts))
