@@ -99,12 +99,12 @@ def _teams(run: JobRun, ids) -> dict[int, VisitTeam]:
 
 def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
     """Each team member gets their own households once, then only the ones given to them later."""
-    plan = result.plan
-    given = visit_assignment.assign_members(run.session, plan.id)
+    plan, given = result.plan, result.given
     counts = visit_plans.team_counts(run.session, plan.id)
     teams = _teams(run, counts)
     known = queued_keys(run.session, f"visit_plan:{plan.id}:")
     valid = end_of_day(plan.window_end)
+    lines: dict[int, list[visit_lists.Line]] | None = None  # loaded only when someone needs a list
     for team_id, (total, key_count) in counts.items():
         team = teams.get(team_id)
         if team is None:
@@ -113,12 +113,14 @@ def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
         for recipient in team_member_openids(run.session, team_id):
             member_id = holders.get(recipient)
             first_key = f"visit_plan:{plan.id}:{team_id}:{recipient}"
+            if first_key not in known or member_id in given:
+                lines = visit_lists.open_lines(run.session, plan.id) if lines is None else lines
             if first_key not in known:
-                pages = visit_lists.first_pages(run.session, plan, team, member_id) if member_id else []
+                pages = visit_lists.first_pages(plan, team, lines.get(member_id, [])) if member_id else []
                 pages = pages or [visit_lists.summary_page(plan, team, total, key_count)]
                 keys = [first_key] + [f"visit_list:{plan.id}:{team_id}:{recipient}:{n}" for n in range(2, len(pages) + 1)]
             elif member_id in given:
-                pages = visit_lists.added_pages(run.session, plan, team, member_id, given[member_id])
+                pages = visit_lists.added_pages(plan, team, lines.get(member_id, []), given[member_id])
                 keys = [f"visit_plan_update:{plan.id}:{team_id}:{recipient}:{run.today}:{n}"
                         for n in range(1, len(pages) + 1)]
             else:

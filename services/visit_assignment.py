@@ -1,10 +1,12 @@
 """Who carries which households: each open household of a plan is on the own list of one
 team member — an approved volunteer of the team, or a staff member when the team has no
-volunteer — given in visiting order to whoever holds the fewest. A household keeps its
-member; one whose member left the team (or whose team changed) is given again."""
+volunteer. Households are shared out in (village, priority) order up to an even share
+each, so one member's households lie together. A household keeps its member; one whose
+member left the team (or whose team changed) is given again."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from sqlalchemy import select, update
@@ -15,6 +17,8 @@ from models.visits import PlannedVisit, VisitStatus, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
 
 OPEN = (VisitStatus.PLANNED, VisitStatus.OVERDUE)
+CHUNK = 500  # ids per IN list
+TABLE = PlannedVisit.__table__  # Core: no ORM session synchronisation for thousands of rows
 
 
 def list_holders(session: Session, team_id: int) -> list[tuple[int, str]]:
@@ -30,31 +34,48 @@ def list_holders(session: Session, team_id: int) -> list[tuple[int, str]]:
     return volunteers or [(member_id, staff) for member_id, staff, _, _ in rows if staff]
 
 
-def assign_members(session: Session, plan_id: int) -> dict[int, list[int]]:
-    """Give every open household without a current holder to one; member id → visit ids given now."""
-    rows = session.execute(
-        select(PlannedVisit.id, PlannedVisit.team_id, PlannedVisit.member_id)
+def share_out(session: Session, plan_id: int, new: list[dict], villages: dict[int, str]) -> dict[int, list[int]]:
+    """Give the rows about to be inserted (`new`: their member_id is set here) and the plan's
+    open rows without a current holder; member id → household ids given now."""
+    existing = session.execute(
+        select(PlannedVisit.id, PlannedVisit.team_id, PlannedVisit.member_id, PlannedVisit.household_id,
+               Household.village, PlannedVisit.priority)
         .join(Household, Household.id == PlannedVisit.household_id)
         .where(PlannedVisit.plan_id == plan_id, PlannedVisit.status.in_(OPEN), PlannedVisit.team_id.is_not(None))
-        .order_by(PlannedVisit.team_id, PlannedVisit.priority, Household.village, PlannedVisit.household_id)
     ).all()
-    holders: dict[int, list[int]] = {}
-    load: Counter = Counter()
-    for _, team_id, member_id in rows:
-        if team_id not in holders:
-            holders[team_id] = [member for member, _ in list_holders(session, team_id)]
-        if member_id in holders[team_id]:
-            load[member_id] += 1
+    by_team: dict[int, list] = {}
+    for row in existing:
+        by_team.setdefault(row.team_id, []).append(row)
+    for row in new:
+        if row["team_id"] is not None:
+            by_team.setdefault(row["team_id"], [])
+    new_by_team: dict[int, list[dict]] = {}
+    for row in new:
+        if row["team_id"] is not None:
+            new_by_team.setdefault(row["team_id"], []).append(row)
     given: dict[int, list[int]] = {}
-    changes = []
-    for visit_id, team_id, member_id in rows:
-        team_holders = holders[team_id]
-        if not team_holders or member_id in team_holders:
+    moved: dict[int, list[int]] = {}
+    for team_id, rows in by_team.items():
+        holders = [member for member, _ in list_holders(session, team_id)]
+        if not holders:
             continue
-        pick = min(team_holders, key=lambda member: (load[member], team_holders.index(member)))
-        load[pick] += 1
-        given.setdefault(pick, []).append(visit_id)
-        changes.append({"id": visit_id, "member_id": pick})
-    if changes:
-        session.execute(update(PlannedVisit), changes)
+        load = Counter(r.member_id for r in rows if r.member_id in holders)
+        waiting = [(r.village, r.priority, r.household_id, r.id, None) for r in rows if r.member_id not in holders]
+        waiting += [(villages.get(d["household_id"], ""), d["priority"], d["household_id"], None, d)
+                    for d in new_by_team.get(team_id, [])]
+        if not waiting:
+            continue
+        share = math.ceil((sum(load.values()) + len(waiting)) / len(holders))
+        for _village, _priority, household_id, visit_id, fresh in sorted(waiting, key=lambda w: w[:3]):
+            pick = next((m for m in holders if load[m] < share), holders[0])
+            load[pick] += 1
+            given.setdefault(pick, []).append(household_id)
+            if fresh is not None:
+                fresh["member_id"] = pick
+            else:
+                moved.setdefault(pick, []).append(visit_id)
+    for member_id, visit_ids in moved.items():
+        for start in range(0, len(visit_ids), CHUNK):
+            session.execute(update(TABLE).where(TABLE.c.id.in_(visit_ids[start:start + CHUNK]))
+                            .values(member_id=member_id))
     return given

@@ -6,6 +6,8 @@ visits.py). Long lists are split into pages that fit one message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,22 +20,29 @@ KEY_PRIORITY = 3  # 三属, 三红, 残疾军人: visited first, marked 重点
 HOW_TO_RECORD = "每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {example}”。"
 
 
-def member_lines(session: Session, plan_id: int, member_id: int, only: list[int] | None = None) -> list[tuple[int, str]]:
-    """(visit number, line) of the member's households still to visit (or of `only` those)."""
-    query = (
-        select(PlannedVisit.id, PlannedVisit.priority, Household.village, Household)
+@dataclass(frozen=True)
+class Line:
+    visit_id: int
+    household_id: int
+    text: str  # without its number in the list
+    key: bool
+
+
+def open_lines(session: Session, plan_id: int) -> dict[int, list[Line]]:
+    """Member id → their households still to visit, in visiting order (one query for the plan)."""
+    rows = session.execute(
+        select(PlannedVisit.id, PlannedVisit.household_id, PlannedVisit.member_id, PlannedVisit.priority,
+               Household.village, Household.address)
         .join(Household, Household.id == PlannedVisit.household_id)
-        .where(PlannedVisit.plan_id == plan_id, PlannedVisit.member_id == member_id,
+        .where(PlannedVisit.plan_id == plan_id, PlannedVisit.member_id.is_not(None),
                PlannedVisit.status.in_([VisitStatus.PLANNED, VisitStatus.OVERDUE]))
-        .order_by(PlannedVisit.priority, Household.village, PlannedVisit.household_id)
+        .order_by(PlannedVisit.member_id, PlannedVisit.priority, Household.village, PlannedVisit.household_id)
     )
-    if only is not None:
-        query = query.where(PlannedVisit.id.in_(only))
-    lines = []
-    for number, (visit_id, priority, village, household) in enumerate(session.execute(query), start=1):
-        mark = "（重点）" if priority <= KEY_PRIORITY else ""
-        address = f" {household.address}" if household.address else ""
-        lines.append((visit_id, f"{number}. 编号{visit_id} {village}{address}{mark}"))
+    lines: dict[int, list[Line]] = {}
+    for visit_id, household_id, member_id, priority, village, address in rows:
+        key = priority <= KEY_PRIORITY
+        text = f"编号{visit_id} {village}{f' {address}' if address else ''}{'（重点）' if key else ''}"
+        lines.setdefault(member_id, []).append(Line(visit_id, household_id, text, key))
     return lines
 
 
@@ -47,32 +56,33 @@ def summary_page(plan: VisitPlan, team: VisitTeam, total: int, key_count: int) -
             "名单已分给本组志愿者，每人收到自己负责的几户。")
 
 
-def first_pages(session: Session, plan: VisitPlan, team: VisitTeam, member_id: int) -> list[str]:
-    lines = member_lines(session, plan.id, member_id)
+def first_pages(plan: VisitPlan, team: VisitTeam, lines: list[Line]) -> list[str]:
     if not lines:
         return []
-    key_count = sum(1 for _, line in lines if line.endswith("（重点）"))
+    key_count = sum(1 for line in lines if line.key)
     head = (f"{plan.name}：{team.name}请您走访以下 {len(lines)} 户（重点对象 {key_count} 户），"
-            f"请在{_window(plan)}完成。{HOW_TO_RECORD.format(example=lines[0][0])}走访名单：")
+            f"请在{_window(plan)}完成。{HOW_TO_RECORD.format(example=lines[0].visit_id)}走访名单：")
     return _paginate(head, lines)
 
 
-def added_pages(session: Session, plan: VisitPlan, team: VisitTeam, member_id: int, visit_ids: list[int]) -> list[str]:
-    lines = member_lines(session, plan.id, member_id, only=visit_ids)
+def added_pages(plan: VisitPlan, team: VisitTeam, lines: list[Line], household_ids: list[int]) -> list[str]:
+    wanted = set(household_ids)
+    lines = [line for line in lines if line.household_id in wanted]
     if not lines:
         return []
     head = (f"{plan.name}：{team.name}新分给您 {len(lines)} 户，请在{_window(plan)}走访。"
-            f"{HOW_TO_RECORD.format(example=lines[0][0])}新增名单：")
+            f"{HOW_TO_RECORD.format(example=lines[0].visit_id)}新增名单：")
     return _paginate(head, lines)
 
 
-def _paginate(head: str, lines: list[tuple[int, str]]) -> list[str]:
+def _paginate(head: str, lines: list[Line]) -> list[str]:
     pages, current = [], head
-    for _, line in lines:
-        if len(current) + len(line) + 1 > PAGE_CHARS:
+    for number, line in enumerate(lines, start=1):
+        text = f"{number}. {line.text}"
+        if len(current) + len(text) + 1 > PAGE_CHARS:
             pages.append(current)
             current = "走访名单（续）："
-        current += "\n" + line
+        current += "\n" + text
     pages.append(current)
     if len(pages) > 1:
         pages = [f"{page}\n（第{n}/{len(pages)}条）" for n, page in enumerate(pages, start=1)]

@@ -20,6 +20,7 @@ from models.status_event import StatusEvent
 from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
 from services.scheduled_pushes import team_member_openids
+from services.visit_assignment import share_out
 from services.visit_campaigns import PlanSpec
 
 # Lower is visited first: 三属 first, then 残疾军人, 老复员军人, 带病回乡, 两参 … (domain.md §1.2).
@@ -38,16 +39,17 @@ class PlanResult:
     cancelled: int = 0
     restored: int = 0
     added_by_team: dict[int, int] = field(default_factory=dict)
+    given: dict[int, list[int]] = field(default_factory=dict)  # member id → household ids given this run
 
 
 # --- generating --------------------------------------------------------------------
 
 
-def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int, str, str]]:
-    """household id → (priority, category, town) for households with a verified member
+def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int, str, str, str]]:
+    """household id → (priority, category, town, village) for households with a verified member
     holding a status valid during the window."""
     query = (
-        select(Beneficiary.household_id, BeneficiaryStatus.category, Household.town)
+        select(Beneficiary.household_id, BeneficiaryStatus.category, Household.town, Household.village)
         .join(Beneficiary, Beneficiary.id == BeneficiaryStatus.beneficiary_id)
         .join(Household, Household.id == Beneficiary.household_id)
         .where(
@@ -58,11 +60,11 @@ def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int
     )
     if spec.categories is not None:
         query = query.where(BeneficiaryStatus.category.in_(sorted(spec.categories)))
-    found: dict[int, tuple[int, str, str]] = {}
-    for household_id, category, town in session.execute(query):
+    found: dict[int, tuple[int, str, str, str]] = {}
+    for household_id, category, town, village in session.execute(query):
         rank = PRIORITY.get(category, 99)
         if household_id not in found or rank < found[household_id][0]:
-            found[household_id] = (rank, str(category), town)
+            found[household_id] = (rank, str(category), town, village)
     return found
 
 
@@ -95,7 +97,7 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
         plan.window_start, plan.window_end = spec.window_start, spec.window_end
     result = PlanResult(plan)
     eligible = eligible_households(session, spec)
-    teams = teams_for(session, {town for _, _, town in eligible.values()})
+    teams = teams_for(session, {town for _, _, town, _ in eligible.values()})
     existing = {
         row.household_id: row
         for row in session.execute(
@@ -104,21 +106,28 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
             .where(PlannedVisit.plan_id == plan.id)
         )
     }
-    _add_new(session, plan, eligible, existing, teams, result)
+    new = _new_rows(plan, eligible, existing, teams, result)
     _follow_roster_changes(session, eligible, existing, teams, result, actor)
+    villages = {household_id: village for household_id, (_, _, _, village) in eligible.items()}
+    result.given = share_out(session, plan.id, new, villages)
+    _insert(session, new, result)
     return result
 
 
-def _add_new(session, plan, eligible, existing, teams, result) -> None:
+def _new_rows(plan, eligible, existing, teams, result) -> list[dict]:
     rows, now = [], utcnow()
-    for household_id, (rank, category, town) in eligible.items():
+    for household_id, (rank, category, town, _village) in eligible.items():
         if household_id in existing:
             continue
         team_id = teams.get(town)
-        rows.append({"plan_id": plan.id, "household_id": household_id, "team_id": team_id, "priority": rank,
-                     "category": category, "status": VisitStatus.PLANNED.value, "created_at": now})
+        rows.append({"plan_id": plan.id, "household_id": household_id, "team_id": team_id, "member_id": None,
+                     "priority": rank, "category": category, "status": VisitStatus.PLANNED.value, "created_at": now})
         if team_id is not None:
             result.added_by_team[team_id] = result.added_by_team.get(team_id, 0) + 1
+    return rows
+
+
+def _insert(session, rows, result) -> None:
     # A Core executemany on the table: 4x faster than the ORM bulk path and than big
     # multi-row VALUES statements (whose compilation dominates) on both databases.
     for start in range(0, len(rows), INSERT_CHUNK):
@@ -132,7 +141,7 @@ def _follow_roster_changes(session, eligible, existing, teams, result, actor) ->
             _change_status(session, row.id, row.status, VisitStatus.CANCELLED, actor, "不再符合走访条件")
             result.cancelled += 1
         elif household_id in eligible:
-            rank, category, town = eligible[household_id]
+            rank, category, town, _village = eligible[household_id]
             if row.status == VisitStatus.CANCELLED:
                 _change_status(session, row.id, row.status, VisitStatus.PLANNED, actor, "重新列入走访")
                 result.restored += 1

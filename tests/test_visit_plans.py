@@ -130,12 +130,12 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
     by_recipient = {r.recipient: r.payload["text"] for r in lists}
     assert set(by_recipient) == {"oVolunteerEast01", "oVolunteerEast02", "oVolunteerWest01", "role:staff"}
     martyr, disabled = visits[roster["martyr"]].id, visits[roster["disabled"]].id
-    # Each volunteer gets their own households, shared out in visiting order.
+    # Each volunteer gets their own households: an even share, village by village.
     assert by_recipient["oVolunteerEast01"] == (
         "2027年元旦春节走访慰问：东镇走访组请您走访以下 1 户（重点对象 1 户），请在1月15日至2月20日完成。"
-        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {martyr}”。走访名单："
-        f"\n1. 编号{martyr} 二村 虚构路1号（重点）")
-    assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{disabled} 一村 虚构路1号（重点）")
+        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {disabled}”。走访名单："
+        f"\n1. 编号{disabled} 一村 虚构路1号（重点）")
+    assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{martyr} 二村 虚构路1号（重点）")
     for text in by_recipient.values():
         assert "工作台" not in text and "320102" not in text and "测试" not in text  # PI-11: no ID, no names
     assert f"编号{visits[roster['demob']].id} 一村" in by_recipient["oVolunteerWest01"]
@@ -168,7 +168,7 @@ def test_a_staff_member_of_a_team_gets_the_summary_or_the_list_when_alone(sessio
 
 def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, roster):
     run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
-    disabled = _visits(sessions, _plan(sessions, "liangjie").id)[roster["disabled"]].id
+    martyr = _visits(sessions, _plan(sessions, "liangjie").id)[roster["martyr"]].id
     with sessions.begin() as s:
         volunteer = s.scalars(select(Volunteer).where(Volunteer.openid == "oVolunteerEast02")).one()
         s.delete(s.scalars(select(VisitTeamMember).where(VisitTeamMember.volunteer_id == volunteer.id)).one())
@@ -177,8 +177,8 @@ def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, rost
                if r.idempotency_key.startswith("visit_plan_update")}
     assert updates == {"oVolunteerEast01": (
         "2027年元旦春节走访慰问：东镇走访组新分给您 1 户，请在1月15日至2月20日走访。"
-        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {disabled}”。新增名单："
-        f"\n1. 编号{disabled} 一村 虚构路1号（重点）")}
+        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {martyr}”。新增名单："
+        f"\n1. 编号{martyr} 二村 虚构路1号（重点）")}
 
 
 def test_a_long_list_is_split_into_messages_that_fit(sessions):
@@ -221,9 +221,9 @@ def test_regeneration_adds_new_households_and_doubles_nothing(sessions, roster):
         assert s.scalar(select(func.count(VisitPlan.id))) == 1
         assert {t.town for t in s.scalars(select(VisitTeam))} == {"东镇", "西镇", "南镇"}
     updates = [r for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan_update")]
-    # The new 东镇 household goes to the volunteer with fewer open households (East01 visited theirs).
-    assert {r.recipient for r in updates} == {"oVolunteerEast01", "role:staff"}
-    east = [r.payload["text"] for r in updates if r.recipient == "oVolunteerEast01"]
+    # The new 东镇 household goes to the volunteer under an even share (East02 visited theirs).
+    assert {r.recipient for r in updates} == {"oVolunteerEast02", "role:staff"}
+    east = [r.payload["text"] for r in updates if r.recipient == "oVolunteerEast02"]
     assert east[0].startswith("2027年元旦春节走访慰问：东镇走访组新分给您 1 户") and f"编号{visits[new_one].id}" in east[0]
     # Only one first list per person, however often the plan is refreshed.
     firsts = [r.recipient for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan:")]
