@@ -76,10 +76,13 @@ def publish_publicity(run: JobRun) -> None:
 
 def refresh_visit_plans(run: JobRun) -> None:
     """Level-triggered: every campaign whose planning day has come and whose window has not
-    ended has its plan (made now if missing); every plan whose window has ended is closed."""
+    ended has its plan (made now if missing, never beside an overlapping plan of another
+    campaign); every plan whose window has ended is closed."""
     today = run.today
     for spec in visit_campaigns.specs_around(run.session, today):
         if spec.generate_on <= today <= spec.window_end:
+            if visit_plans.overlapping_plan(run.session, spec) is not None:
+                continue
             result = visit_plans.generate_plan(run.session, spec)
             _send_team_lists(run, result)
             run.checkpoint()

@@ -9,7 +9,7 @@ status); new households are added; households no longer eligible are cancelled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -201,6 +201,17 @@ def record_by_member(session: Session, visit_id: int, openid: str, at: datetime)
         PlannedVisit.plan_id == visit.plan_id, PlannedVisit.team_id == visit.team_id,
         PlannedVisit.status.in_([VisitStatus.PLANNED, VisitStatus.OVERDUE])))
     return visit, left or 0
+
+
+def overlapping_plan(session: Session, spec: PlanSpec) -> VisitPlan | None:
+    """Another campaign's plan whose window overlaps this one (staff switched between one
+    两节 round and separate 元旦/春节 rounds mid-season): one 慰问金 per household and season,
+    so no second plan is made."""
+    return session.scalars(
+        select(VisitPlan).where(VisitPlan.window_start <= spec.window_end, VisitPlan.window_end >= spec.window_start,
+                                ~((VisitPlan.season == spec.season) & (VisitPlan.year == spec.year)))
+        .order_by(VisitPlan.id)
+    ).first()
 
 
 def plans_to_close(session: Session, today: date) -> list[VisitPlan]:

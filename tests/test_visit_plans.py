@@ -333,3 +333,16 @@ def test_campaign_commands_switch_rounds_and_edit_a_window(sqlite_url, tmp_path)
     with seeded_sessions(sqlite_url) as sessions, sessions() as s:
         bayi = {p.season: p for p in plan_specs(s, 2027)}["bayi"]
         assert (bayi.window_start, bayi.generate_on) == (date(2027, 7, 18), date(2027, 7, 8))
+
+
+def test_switching_rounds_mid_season_makes_no_second_plan(sessions, roster):
+    run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
+    with sessions.begin() as s:
+        use_separate_rounds(s, True)  # the 春节 round would overlap the 两节 plan already made
+    run_due(sessions, at("2027-01-20T08:30"), only=("visit_plans",))
+    with sessions() as s:
+        assert [(p.season, p.year) for p in s.scalars(select(VisitPlan))] == [("liangjie", 2027)]
+    run_due(sessions, at("2027-12-13T08:30"), only=("visit_plans",))  # the next season follows the switch
+    with sessions() as s:
+        assert [(p.season, p.year) for p in s.scalars(select(VisitPlan).order_by(VisitPlan.id))] == [
+            ("liangjie", 2027), ("yuandan+chunjie", 2028)]
