@@ -1,4 +1,4 @@
-"""Visit-plan benchmark: generating a 春节 走访慰问 plan for 50,000 households and 500
+"""Visit-plan benchmark: generating a 两节 (元旦春节) 走访慰问 plan for 50,000 households and 500
 volunteers, on SQLite and on a throwaway PostgreSQL database.
 
 The roster is loaded first (not timed); then a fresh process runs the scheduler's
@@ -34,7 +34,7 @@ DATA_KEY = base64.urlsafe_b64encode(b"b" * 32).decode()
 TOWNS = 20
 CATEGORIES = ["MARTYR_F", "DISABLED", "DEMOB_OLD", "ILL_RETURN", "WAR_TEST", "RURAL_OLD", "FAMILY", "VETERAN",
               "VETERAN", "VETERAN"]
-FIRST_RUN, SECOND_RUN = "2027-01-23T08:30", "2027-01-24T08:30"  # 7 days before 小年 2027-01-30
+FIRST_RUN, SECOND_RUN = "2027-01-08T08:30", "2027-01-09T08:30"  # 7 days before the 两节 window (1/15)
 
 
 def load_roster(url: str, households: int, volunteers: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import contextmanager
 
 
 import click
@@ -100,8 +101,110 @@ def calendar_command(year: int) -> None:
     for day in days:
         click.echo(day.line())
     if not known:
-        click.echo(f"注意：{year} 年法定节假日安排尚未收录，工作日暂按周一至周五计算；"
+        click.echo(f"注意：{year} 年调休安排尚未收录，工作日暂按周一至周五（除去法定节假日）计算；"
                    "国务院通知发布后请用 workday 命令录入调休。", err=True)
+
+
+@cli.command("publicity-plan")
+@click.argument("year", type=int)
+def publicity_plan_command(year: int) -> None:
+    """Print a year's planned mass sends by month, against the monthly budget."""
+    from scheduler.runner import ensure_seeded
+    from services.publicity_calendar import plan_lines
+
+    with _database() as (_settings, _engine, sessions):
+        ensure_seeded(sessions)
+        with sessions() as session:
+            lines = plan_lines(session, year)
+    click.echo("\n".join(lines))
+
+
+@cli.group("visit-campaign")
+def visit_campaign() -> None:
+    """走访慰问 campaigns: windows, lead days, who is visited; 元旦 and 春节 as one or two rounds."""
+
+
+@visit_campaign.command("list")
+@click.option("--year", type=int, default=None, help="Also print the plans of this year.")
+def visit_campaign_list(year: int | None) -> None:
+    from services.holiday_calendar import RuleError
+
+    with _campaign_session() as session:
+        _print_campaigns(session)
+        try:
+            _print_plans(session, year)
+        except RuleError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@visit_campaign.command("separate")
+def visit_campaign_separate() -> None:
+    """元旦 and 春节 as two rounds (they still merge when their windows nearly meet)."""
+    _switch_rounds(True)
+
+
+@visit_campaign.command("together")
+def visit_campaign_together() -> None:
+    """One 两节 (元旦春节) campaign: one round, one 慰问金 per household (the default)."""
+    _switch_rounds(False)
+
+
+@visit_campaign.command("set")
+@click.argument("code")
+@click.option("--start", "start_expr", default=None, help="e.g. 'min(laba, 01-15)', 'bayi-12', '07-20'")
+@click.option("--end", "end_expr", default=None, help="e.g. yuanxiao, bayi")
+@click.option("--lead-days", type=int, default=None, help="days before the window the plan is made")
+@click.option("--categories", default=None, help="comma list, e.g. MARTYR_F,DISABLED,FAMILY,VETERAN")
+@click.option("--enable/--disable", "enabled", default=None)
+def visit_campaign_set(code, start_expr, end_expr, lead_days, categories, enabled) -> None:
+    """Change a campaign; refused with the reason when an expression or category is wrong."""
+    from services.holiday_calendar import RuleError
+    from services.visit_campaigns import change_campaign
+
+    changes = {k: v for k, v in dict(start_expr=start_expr, end_expr=end_expr, lead_days=lead_days,
+                                     categories=categories, enabled=enabled).items() if v is not None}
+    try:
+        with _campaign_session() as session:
+            change_campaign(session, code, **changes)
+            _print_campaigns(session)
+    except (RuleError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _switch_rounds(separate: bool) -> None:
+    from services.visit_campaigns import use_separate_rounds
+
+    with _campaign_session() as session:
+        use_separate_rounds(session, separate)
+        _print_campaigns(session)
+
+
+@contextmanager
+def _campaign_session():
+    """A seeded database and one transaction for a campaign command (committed at the end)."""
+    from scheduler.runner import ensure_seeded
+
+    with _database() as (_settings, _engine, sessions):
+        ensure_seeded(sessions)
+        with sessions.begin() as session:
+            yield session
+
+
+def _print_campaigns(session) -> None:
+    from sqlalchemy import select
+
+    from models.visits import VisitCampaign
+
+    for c in session.scalars(select(VisitCampaign).order_by(VisitCampaign.id)):
+        state = "启用" if c.enabled else "停用"
+        click.echo(f"{c.code}\t{c.name}\t{state}\t{c.start_expr} → {c.end_expr}\t提前 {c.lead_days} 天生成名单")
+
+
+def _print_plans(session, year: int | None) -> None:
+    from services.visit_campaigns import plan_specs
+
+    for spec in plan_specs(session, year) if year else []:
+        click.echo(f"{spec.name}\t{spec.window_start}至{spec.window_end}\t{spec.generate_on}生成名单")
 
 
 @cli.command("workday")

@@ -16,8 +16,8 @@ from typing import Callable
 
 from handlers import dialog, texts
 from handlers.fields import normalize
-from handlers.flows import activities, beneficiary, faq, follow, handover, help_request, info, profile, progress, volunteer
-from handlers.flows import staff_link
+from handlers.flows import (activities, beneficiary, faq, follow, handover, help_request, info, profile, progress,
+                            staff_link, visits, volunteer)
 from handlers.message import Context
 from services import conversations
 
@@ -70,6 +70,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("change_info", "修改信息", ("修改", "修改我的信息"), profile.change),
     Entry("erase", "删除我的信息", ("删除信息", "注销"), profile.erase, form="erase"),
     Entry("contact", "联系我们", ("联系方式", "电话", "地址"), info.contact_us, key="CONTACT_US"),
+    Entry("record_visit", "登记走访", ("已走访",), visits.record, pattern=visits.PATTERN),
 )
 _BY_KEY = {e.key: e for e in ENTRIES if e.key}
 _BY_NAME = {e.name: e for e in ENTRIES}

@@ -21,6 +21,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     HELD = "held"
+    EXPIRED = "expired"  # past its "valid until": never sent (the reason is in its event)
 
 
 class Channel(enum.StrEnum):
@@ -43,6 +44,8 @@ class OutboxMessage(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(status_enum(OutboxStatus), default=OutboxStatus.PENDING)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    # A dated greeting, a countdown, an activity reminder: stale after this, never sent.
+    expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_errcode: Mapped[int | None]

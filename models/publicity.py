@@ -28,7 +28,8 @@ class PublicityCampaign(Base):
 
 class PublicityItem(Base):
     """Repeats every year. The date is a Gregorian month/day, or a calendar rule's day
-    plus an offset (清明 − 3); a range (end month/day) is published on its first day."""
+    plus an offset (清明 − 3); a range (end month/day, or a range rule) is published on its
+first day and stays valid to its end; any other item stays valid `valid_days` days."""
 
     __tablename__ = "publicity_item"
 
@@ -43,6 +44,9 @@ class PublicityItem(Base):
     end_day: Mapped[int | None] = mapped_column(SmallInteger)
     calendar_rule_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_rule.id", ondelete="SET NULL"))
     offset_days: Mapped[int] = mapped_column(SmallInteger, default=0)
+    year: Mapped[int | None] = mapped_column(SmallInteger)  # a one-off item (建军100周年); it replaces
+    # a yearly item of the same day and audience that year
+    valid_days: Mapped[int] = mapped_column(SmallInteger, default=1)  # 1 = its day only; ranges: to their end
     audience: Mapped[str] = mapped_column(String(40), default="all")  # "all" or "tag:<id>"
     channel: Mapped[str] = mapped_column(String(24), default="mass")  # publicity is never a template message
     publish_time: Mapped[str] = mapped_column(String(5), default="10:00")  # Asia/Shanghai

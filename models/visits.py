@@ -1,4 +1,4 @@
-"""走访慰问: seasons (元旦, 春节, 八一 …), the plan generated for each, visit teams by
+"""走访慰问: campaigns (元旦春节, 八一 …), the plan generated for each, visit teams by
 area, and one planned visit per household per plan."""
 
 from __future__ import annotations
@@ -13,26 +13,27 @@ from models.base import Base, utcnow
 from models.base import status_enum
 
 
-class VisitSeason(Base):
-    """When visits happen around a holiday: the window is [start rule + offset, end rule + offset]
-    around the anchor day; `merge_into` joins this season with a later one when the gap
-    between their windows is at most `merge_gap_days` (元旦 + 春节 in 2028 and 2031)."""
+class VisitCampaign(Base):
+    """A 走访慰问 campaign as a county runs it: which holidays it serves, its window as
+    calendar expressions resolved around the last of them (services.campaign_dates:
+    "min(laba, 01-15)" to "yuanxiao"), who is visited, and how many days before the
+    window the plan is made. `merge_into` joins it with a later campaign when their
+    windows come within `merge_gap_days` (separate 元旦 and 春节 rounds in 2028, 2031)."""
 
-    __tablename__ = "visit_season"
+    __tablename__ = "visit_campaign"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(32))
-    anchor_rule: Mapped[str] = mapped_column(String(48))  # calendar_rule.code
-    start_rule: Mapped[str] = mapped_column(String(48))
-    start_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
-    end_rule: Mapped[str] = mapped_column(String(48))
-    end_offset: Mapped[int] = mapped_column(SmallInteger, default=0)
-    generate_days_before: Mapped[int] = mapped_column(SmallInteger, default=7)
+    name: Mapped[str] = mapped_column(String(32))  # 元旦春节, 八一
+    holidays: Mapped[str] = mapped_column(String(120))  # calendar_rule codes, comma list; the last is the anchor
+    start_expr: Mapped[str] = mapped_column(String(120))
+    end_expr: Mapped[str] = mapped_column(String(120))
+    lead_days: Mapped[int] = mapped_column(SmallInteger, default=7)
+    categories: Mapped[str | None] = mapped_column(String(200))  # comma list; empty = every category
     merge_into: Mapped[str | None] = mapped_column(String(32))
     merge_gap_days: Mapped[int] = mapped_column(SmallInteger, default=0)
-    categories: Mapped[str | None] = mapped_column(String(200))  # comma list; empty = every category
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -72,7 +73,7 @@ class VisitPlan(Base):
     __tablename__ = "visit_plan"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    season: Mapped[str] = mapped_column(String(48))  # "chunjie", or "yuandan+chunjie" when merged
+    season: Mapped[str] = mapped_column(String(48))  # the campaign code; "yuandan+chunjie" when merged
     year: Mapped[int]  # the year of the (last) holiday the plan serves
     name: Mapped[str] = mapped_column(String(60))
     holiday_date: Mapped[date]
@@ -98,6 +99,8 @@ class PlannedVisit(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("visit_plan.id", ondelete="CASCADE"))
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("visit_team.id", ondelete="SET NULL"))
+    # The team member whose own list holds this household (services.visit_plans.assign_members).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("visit_team_member.id", ondelete="SET NULL"))
     priority: Mapped[int] = mapped_column(SmallInteger)  # 1 = first (三属)
     category: Mapped[str] = mapped_column(String(16))  # the household's highest-priority category
     status: Mapped[VisitStatus] = mapped_column(status_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
@@ -108,4 +111,5 @@ class PlannedVisit(Base):
     __table_args__ = (
         UniqueConstraint("plan_id", "household_id"),
         Index("ix_planned_visit_team", "plan_id", "team_id", "priority"),
+        Index("ix_planned_visit_member", "plan_id", "member_id"),
     )

@@ -37,8 +37,9 @@ class JobRun:
             self._work = WorkCalendar(self.session)
         return self._work
 
-    def send(self, push: Push, known: set[str] | None = None) -> bool:
-        created = send(self.session, push, self.log, known)
+    def send(self, push: Push, known: set[str] | None = None, stale_reason: str | None = None) -> bool:
+        """Queue the push once; one past its `expires_at` (or with a stale reason) is recorded expired."""
+        created = send(self.session, push, self.log, known, now=self.until, stale_reason=stale_reason)
         if created:
             self._unsaved += 1
             if self._unsaved >= self.batch_size:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from models.calendar import CalendarRule, LeapPolicy, RuleKind
 from models.publicity import PublicityCampaign, PublicityItem
 from models.reminders import Audience, ReminderRule
-from services.visit_plans import seed_seasons
+from services.visit_campaigns import seed_campaigns
 
 S, L, T, W, R = RuleKind.SOLAR, RuleKind.LUNAR, RuleKind.TERM, RuleKind.WEEKDAY, RuleKind.RANGE
 
@@ -72,29 +72,40 @@ BUILTIN_REMINDERS: list[tuple[str, str, str, str, Audience, str]] = [
      "年度任务：{name}将于 {date} 开始，请提前安排学雷锋做好事活动（还有 {days} 天）。"),
 ]
 
-# The city 实施方案's publicity calendar (seed document, 方案3), at most 4 items a month.
+# The city 实施方案's publicity calendar (seed document, 方案3), rewritten for the public: what
+# followers can join or use, never the plan's internal wording (成员单位, 救助 of troops, 部队 logistics).
+# At most PLANNED_PER_MONTH items a month in any year (tests/test_publicity_and_catch_up.py).
 CITY_CAMPAIGN = ("city_publicity", "市双拥宣传日历")
-# code, title, content, (month, day, end_month, end_day) or (rule code, offset)
-CITY_ITEMS: list[tuple[str, str, str, tuple]] = [
-    ("city_documents", "推进双拥社会化实施意见印发",
-     "4月初印发推进双拥社会化实施意见，请各成员单位认真学习落实。", (4, 1, None, None)),
-    ("city_knowledge", "社会化拥军知识宣传",
-     "社会化拥军情况和普及知识宣传：人人关心国防，人人支持拥军。", (4, 15, None, None)),
-    ("city_typical_cases", "社会化拥军典型宣传",
-     "4月下旬至5月，宣传社会团体拥军典型事迹，欢迎关注。", (4, 21, 5, 31)),
-    ("city_qingming", "清明缅怀先烈", "清明将至，让我们缅怀革命先烈，弘扬英烈精神。", ("qingming", -3)),
-    ("city_performances", "拥军慰问演出", "5月至7月，拥军演出队赴基层部队慰问演出。", (5, 1, 7, 31)),
-    ("city_volunteer_flag", "双拥志愿者队伍授旗仪式",
-     "双拥志愿者队伍授旗仪式在5月举行，欢迎更多志愿者加入拥军志愿服务。", (5, 15, None, None)),
-    ("city_community", "社区拥军品牌宣传",
-     "5月下旬至6月，宣传社区双拥工作站等社区拥军经验。", (5, 21, 6, 30)),
-    ("city_books", "“共沐书香”书籍进军营", "6月中旬开展流动图书室送书进军营活动。", (6, 15, None, None)),
-    ("city_showcase_month", "双拥展示月", "7月20日至8月20日为双拥展示月，欢迎参与各项双拥活动。", (7, 20, 8, 20)),
-    ("city_hardship_aid", "困难官兵救助", "7月下旬开展驻市区部队困难官兵救助活动。", (7, 21, 7, 31)),
-    ("city_bayi", "八一建军节", "热烈庆祝八一建军节！军政座谈会、军事生活日、八一走访等活动陆续开展。",
-     ("bayi", 0)),
-    ("city_defence_day", "全民国防教育日", "今天是全民国防教育日，人人关心国防，人人支持国防。", ("guofang", 0)),
-    ("city_martyrs_day", "烈士纪念日", "今天是烈士纪念日，让我们向英烈致敬。", ("lieshi", 0)),
+# Items of earlier seeds that were internal wording: disabled (migration 0008), never seeded again.
+RETIRED_ITEMS = ("city_documents", "city_typical_cases", "city_performances", "city_hardship_aid")
+VOLUNTEER_HINT = "在公众号回复“志愿者”即可报名。"
+# code, title, content, (month, day, end_month, end_day) or (rule code, offset), valid days, one-off year
+CITY_ITEMS: list[tuple[str, str, str, tuple, int, int | None]] = [
+    ("city_chunjie", "新春问候", "新春佳节到了！向全县现役军人、退役军人、军烈属和优抚对象拜年，"
+     "祝大家身体健康、阖家幸福！", ("chunjie", 0), 1, None),
+    ("city_conscription_1", "征兵宣传", "上半年征兵开始了。欢迎符合条件的适龄青年报名参军！"
+     "可登录“全国征兵网”报名，或到当地人武部咨询。", ("zhengbing_1", 0), 1, None),
+    ("city_xueleifeng", "学雷锋志愿服务", "3月5日是学雷锋纪念日。欢迎报名双拥志愿者，一起为军人军属做好事、办实事。"
+     + VOLUNTEER_HINT, ("xueleifeng", 0), 1, None),
+    ("city_qingming", "清明缅怀先烈", "清明将至，让我们缅怀革命先烈，弘扬英烈精神。", ("qingming", -3), 3, None),
+    ("city_knowledge", "人人支持拥军", "拥军优属是全社会的事。关心身边的军人军属，就是对国防最好的支持。",
+     (4, 15, None, None), 7, None),
+    ("city_volunteer_flag", "双拥志愿者授旗", "双拥志愿者队伍授旗仪式在5月举行，欢迎更多朋友加入拥军志愿服务。"
+     + VOLUNTEER_HINT, (5, 15, None, None), 7, None),
+    ("city_community", "社区双拥工作站", "很多社区设有双拥工作站，为军人军属提供帮助。"
+     "有困难可以到社区咨询，也可以在公众号回复“求助”。", (5, 25, None, None), 7, None),
+    ("city_books", "“共沐书香”送书进军营", "“共沐书香”送书进军营活动开始了，欢迎捐赠适合官兵阅读的好书。",
+     (6, 15, None, None), 7, None),
+    ("city_showcase_month", "双拥展示月", "7月20日至8月20日是双拥展示月，欢迎参加各项双拥活动。",
+     (7, 20, 8, 20), 1, None),
+    ("city_bayi", "八一建军节", "今天是八一建军节。向人民子弟兵致敬！向全县退役军人和军属致以节日的问候！",
+     ("bayi", 0), 1, None),
+    ("city_bayi_100", "建军100周年", "今天是中国人民解放军建军100周年。向人民子弟兵致敬！"
+     "向全县退役军人和军属致以节日的问候！", (8, 1, None, None), 1, 2027),
+    ("city_conscription_2", "征兵宣传", "下半年征兵开始了。欢迎符合条件的适龄青年报名参军！"
+     "可登录“全国征兵网”报名，或到当地人武部咨询。", ("zhengbing_2", 0), 1, None),
+    ("city_defence_day", "全民国防教育日", "今天是全民国防教育日，人人关心国防，人人支持国防。", ("guofang", 0), 1, None),
+    ("city_martyrs_day", "烈士纪念日", "今天是烈士纪念日，让我们向英烈致敬。", ("lieshi", 0), 1, None),
 ]
 
 
@@ -103,7 +114,7 @@ def seed_all(session: Session) -> None:
     rules = _seed_rules(session)
     _seed_reminders(session, rules)
     _seed_publicity(session, rules)
-    seed_seasons(session)
+    seed_campaigns(session)
     session.flush()
 
 
@@ -135,11 +146,11 @@ def _seed_publicity(session: Session, rules: dict[str, CalendarRule]) -> None:
         session.add(campaign)
         session.flush()
     existing = set(session.scalars(select(PublicityItem.code)))
-    for item_code, title, content, when in CITY_ITEMS:
+    for item_code, title, content, when, valid_days, year in CITY_ITEMS:
         if item_code in existing:
             continue
         item = PublicityItem(campaign_id=campaign.id, code=item_code, title=title, content=content,
-                             audience="all", channel="mass", enabled=True)
+                             audience="all", channel="mass", enabled=True, valid_days=valid_days, year=year)
         if isinstance(when[0], str):
             item.calendar_rule_id, item.offset_days = rules[when[0]].id, when[1]
         else:

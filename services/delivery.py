@@ -26,7 +26,7 @@ from models import (
     OutboxMessage,
     OutboxStatus,
 )
-from services import followers, outbox, staff_accounts
+from services import followers, outbox, push_validity, staff_accounts
 from services.delivery_policy import (
     QUOTA_DELAY_SECONDS,
     ROLE_PREFIX,
@@ -152,9 +152,13 @@ def _bulk_events(session: Session, rows, from_status, to_status, now: datetime, 
 
 def plan(session: Session, claimed: Claimed, config: DeliveryConfig, now: datetime) -> Send | None:
     """A Send for the transport, or None when the row was settled here without WeChat
-    (sandbox, held, cancelled, failed, expanded to a role's openids, or no longer ours)."""
+    (expired, sandbox, held, cancelled, failed, expanded to a role's openids, or no longer ours)."""
     row = session.get(OutboxMessage, claimed.row_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.SENDING or row.attempts != claimed.attempt:
+        return None
+    stale = push_validity.stale_reason(row, now)
+    if stale is not None:
+        _settle(session, row, OutboxStatus.EXPIRED, now, note=f"expired: {stale}")
         return None
     if is_role(row.recipient):
         _expand_role(session, row, now)
@@ -237,7 +241,8 @@ def _expand_role(session: Session, row: OutboxMessage, now: datetime) -> None:
         key = f"{row.idempotency_key}>{openid}"
         if len(key) > 200:
             key = "role>" + hashlib.sha256(key.encode()).hexdigest()
-        outbox.enqueue(session, kind=row.kind, recipient=openid, payload=row.payload, idempotency_key=key, channel=row.channel)
+        outbox.enqueue(session, kind=row.kind, recipient=openid, payload=row.payload, idempotency_key=key,
+                       channel=row.channel, expires_at=row.expires_at)
     _settle(session, row, OutboxStatus.SENT, now, note=f"expanded to {len(openids)} recipients")
 
 

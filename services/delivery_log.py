@@ -31,6 +31,7 @@ STATUS_LABELS: dict[OutboxStatus, str] = {
     OutboxStatus.FAILED: "失败",
     OutboxStatus.CANCELLED: "已取消",
     OutboxStatus.HELD: "暂缓",
+    OutboxStatus.EXPIRED: "已过期（未发送）",
 }
 CHANNEL_LABELS: dict[Channel, str] = {
     Channel.CUSTOMER_SERVICE: "客服消息",

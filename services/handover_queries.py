@@ -116,6 +116,8 @@ def delivery_state(outbox: OutboxMessage | None) -> str:
         return f"失败：{reason}" if reason else "失败"
     if status == OutboxStatus.CANCELLED:
         return "已取消（对方已取消关注或无法接收）"
+    if status == OutboxStatus.EXPIRED:
+        return "已过期，未发送"
     return str(status)
 
 

@@ -21,7 +21,7 @@ from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus, utcnow
 from services.delivery_policy import PayloadError, check_payload, policy_for
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.HELD)
-RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.CANCELLED, OutboxStatus.HELD)
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.CANCELLED, OutboxStatus.HELD)  # never EXPIRED: it is stale
 
 
 def enqueue(
@@ -33,6 +33,7 @@ def enqueue(
     idempotency_key: str,
     channel: Channel | None = None,
     not_before: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message once: a second call with the same key returns the first row.
 
@@ -62,6 +63,7 @@ def enqueue(
         attempts=0,
         not_before=when,
         next_attempt_at=when,
+        expires_at=expires_at,
     )
     try:
         # A savepoint: a concurrent writer of the same key costs only this insert,
@@ -142,6 +144,13 @@ def _move_all(session: Session, rows: list[OutboxMessage], status: OutboxStatus,
         transition(session, row, status, now, note=note)
         row.next_attempt_at = now
     return len(rows)
+
+
+def expire(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:
+    """Never send this row: it is past its date or a later one replaces it; the reason is logged."""
+    if row.status in WAITING:
+        transition(session, row, OutboxStatus.EXPIRED, now, note=f"expired: {reason}")
+        row.next_attempt_at = now
 
 
 def cancel_pending(session: Session, openid: str, now: datetime, note: str) -> int:

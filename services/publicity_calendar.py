@@ -1,8 +1,10 @@
-"""The publicity calendar: yearly items published at their time as mass sends.
+"""The publicity calendar: yearly items (and one-off ones, 建军100周年) published at their
+time as mass sends, each valid to its day (a range: to its end) and never sent after.
 
 WeChat lets a 服务号 reach each follower by mass send at most 4 times a natural month;
-the delivery side keeps the real count, the calendar plans inside it: an item that would
-be the fifth mass send of its month to the same audience is skipped and logged.
+the delivery side keeps the real count, the calendar plans inside it: the built-in items
+use at most PLANNED_PER_MONTH of them (one stays free for the county's own notices), and
+an item that would be the fifth mass send of its month is skipped and logged.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from models.publicity import PublicityCampaign, PublicityItem
 from models.reminders import Audience, ReminderRule
 from services.holiday_calendar import _safe_date, occurrences_in_year
 from services.local_time import local_date, local_instant
+from services.push_validity import end_of_day
 from services.scheduled_pushes import Push, already_queued
 
 log = logging.getLogger("services.publicity_calendar")
 MONTHLY_MASS_BUDGET = 4
+PLANNED_PER_MONTH = 3
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,12 @@ class DueItem:
     item: PublicityItem
     day: date
     due: datetime
+    last_day: date  # valid through this day
 
 
 def publish_day(item: PublicityItem, year: int) -> date | None:
+    if item.year is not None and item.year != year:
+        return None
     if item.calendar_rule is not None:
         found = occurrences_in_year(item.calendar_rule, year)
         return found[0].start + timedelta(days=item.offset_days) if found else None
@@ -54,16 +61,34 @@ def enabled_items(session: Session) -> list[PublicityItem]:
     )
 
 
-def due_items(session: Session, since: datetime, until: datetime) -> list[DueItem]:
+def last_day(item: PublicityItem, day: date) -> date:
+    """The last day an item published on `day` may still go out."""
+    if item.calendar_rule is not None and item.calendar_rule.kind == "range":
+        found = [o for o in occurrences_in_year(item.calendar_rule, day.year) if o.end is not None]
+        if found:
+            return max(found[0].end + timedelta(days=item.offset_days), day)
+    if item.calendar_rule is None and item.end_month and item.end_day:
+        end = _safe_date(day.year, item.end_month, item.end_day)
+        return end if end >= day else _safe_date(day.year + 1, item.end_month, item.end_day)
+    return day + timedelta(days=max(item.valid_days or 1, 1) - 1)
+
+
+def items_in_year(session: Session, year: int) -> list[DueItem]:
+    """Every item's publication in a year, a one-off item replacing a yearly one of its day."""
     found = []
     for item in enabled_items(session):
-        for year in range(local_date(since).year, local_date(until).year + 1):
-            day = publish_day(item, year)
-            if day is None:
-                continue
-            due = local_instant(day, item.publish_time)
-            if since < due <= until:
-                found.append(DueItem(item, day, due))
+        day = publish_day(item, year)
+        if day is not None:
+            found.append(DueItem(item, day, local_instant(day, item.publish_time), last_day(item, day)))
+    one_off = {(d.day, d.item.audience) for d in found if d.item.year is not None}
+    kept = [d for d in found if d.item.year is not None or (d.day, d.item.audience) not in one_off]
+    return sorted(kept, key=lambda d: (d.due, d.item.id))
+
+
+def due_items(session: Session, since: datetime, until: datetime) -> list[DueItem]:
+    found = []
+    for year in range(local_date(since).year, local_date(until).year + 1):
+        found += [d for d in items_in_year(session, year) if since < d.due <= until]
     return sorted(found, key=lambda d: (d.due, d.item.id))
 
 
@@ -76,6 +101,7 @@ def push_for(due: DueItem) -> Push:
         payload={"title": item.title, "text": f"【{item.title}】{item.content}"},
         key=f"publicity:{item.id}:{item.audience}:{due.day.isoformat()}",
         not_before=due.due,
+        expires_at=end_of_day(due.last_day),
     )
 
 
@@ -90,7 +116,7 @@ def mass_sends_in_month(session: Session, recipient: str, day: date) -> int:
             or_(OutboxMessage.recipient == recipient, OutboxMessage.recipient == "all"),
             OutboxMessage.not_before >= start,
             OutboxMessage.not_before < end,
-            OutboxMessage.status != OutboxStatus.CANCELLED,
+            OutboxMessage.status.not_in([OutboxStatus.CANCELLED, OutboxStatus.EXPIRED]),
         )
     ) or 0
 
@@ -111,13 +137,17 @@ def add_notice(session: Session, due: DueItem) -> None:
     session.add(Notice(title=due.item.title, body=due.item.content, published_at=due.due))
 
 
-def planned_mass_sends(session: Session, year: int) -> Counter:
-    """Mass sends the calendar plans per month (publicity items + reminders to followers)."""
-    months: Counter = Counter()
-    for item in enabled_items(session):
-        day = publish_day(item, year)
-        if day is not None:
-            months[day.month] += 1
+@dataclass(frozen=True)
+class PlannedSend:
+    day: date
+    title: str
+    source: str  # "宣传日历" or "节日提醒"
+    text: str
+
+
+def mass_send_plan(session: Session, year: int) -> list[PlannedSend]:
+    """Every mass send the calendar plans in a year (publicity items + reminders to followers)."""
+    sends = [PlannedSend(d.day, d.item.title, "宣传日历", d.item.content) for d in items_in_year(session, year)]
     mass_rules = session.scalars(
         select(ReminderRule).where(
             ReminderRule.enabled.is_(True), ReminderRule.audience.in_([Audience.ALL_FOLLOWERS, Audience.TAG])
@@ -126,5 +156,23 @@ def planned_mass_sends(session: Session, year: int) -> Counter:
     for rule in mass_rules:
         for event in occurrences_in_year(rule.calendar_rule, year):
             for lead in rule.leads:
-                months[(event.start - timedelta(days=lead)).month] += 1
-    return months
+                sends.append(PlannedSend(event.start - timedelta(days=lead), event.name, "节日提醒", rule.message))
+    return sorted(sends, key=lambda p: (p.day, p.title))
+
+
+def plan_lines(session: Session, year: int) -> list[str]:
+    """The year's plan as staff print it (`python -m bot publicity-plan YEAR`)."""
+    plan = mass_send_plan(session, year)
+    lines = [f"{year}年群发计划（每月最多 {MONTHLY_MASS_BUDGET} 次，日历占用不超过 {PLANNED_PER_MONTH} 次）"]
+    for month in range(1, 13):
+        sends = [p for p in plan if p.day.month == month]
+        flag = "  超出！" if len(sends) > PLANNED_PER_MONTH else ""
+        lines.append(f"{month}月：{len(sends)} 次，余 {MONTHLY_MASS_BUDGET - len(sends)} 次{flag}")
+        lines += [f"  {p.day.isoformat()} {p.title}（{p.source}）" for p in sends]
+    return lines
+
+
+def planned_mass_sends(session: Session, year: int) -> Counter:
+    """Mass sends the calendar plans per month (publicity items + reminders to followers)."""
+    return Counter(p.day.month for p in mass_send_plan(session, year))
+

@@ -12,10 +12,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import OutboxMessage
 from models.calendar import CalendarRule
 from models.reminders import Audience, ReminderRule
 from services.holiday_calendar import Occurrence, RuleError, occurrences, rule_by_code
-from services.local_time import chinese_date, check_hhmm, local_date, local_instant
+from services import outbox
+from services.local_time import check_hhmm, local_date, local_instant
+from services.push_validity import before_day, countdown, end_of_day, render_countdown
 from services.scheduled_pushes import Push, audience_recipients, is_mass
 from services.workdays import MAX_SEARCH_DAYS, WorkCalendar
 
@@ -65,10 +68,42 @@ def due_reminders(session: Session, work: WorkCalendar, since: datetime, until: 
     return found
 
 
+def latest_per_event(due: list[DueReminder]) -> tuple[list[DueReminder], list[DueReminder]]:
+    """(to send, superseded): after downtime several lead times of one event can fall due in
+    one run; only the latest (the smallest lead) goes out."""
+    latest: dict[tuple[int, date], DueReminder] = {}
+    for reminder in due:
+        key = (reminder.rule.id, reminder.event.start)
+        if key not in latest or reminder.lead < latest[key].lead:
+            latest[key] = reminder
+    chosen = list(latest.values())
+    return chosen, [r for r in due if r not in chosen]
+
+
+def valid_until(reminder: DueReminder) -> datetime:
+    """A countdown is stale once its day has come; an on-the-day reminder lasts the day."""
+    day = reminder.event.start
+    return end_of_day(day) if reminder.lead == 0 else before_day(day)
+
+
+def expire_earlier(session: Session, push: Push, now: datetime) -> int:
+    """Earlier reminders of the same event to the same recipient still waiting are replaced."""
+    prefix = push.key.rsplit(":", 1)[0] + ":"
+    rows = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True),
+                                    OutboxMessage.idempotency_key != push.key,
+                                    OutboxMessage.status.in_(outbox.WAITING))
+    ).all()
+    for row in rows:
+        outbox.expire(session, row, now, "replaced by a later reminder of the same event")
+    return len(rows)
+
+
 def pushes_for(session: Session, reminder: DueReminder, today: date) -> list[Push]:
     rule = reminder.rule
     days_left = (reminder.event.start - max(reminder.send_date, today)).days
     text = render(rule.message, reminder.event.name, reminder.event.start, days_left)
+    timer = countdown(rule.message, reminder.event.name, reminder.event.start)
     pushes = []
     for recipient in audience_recipients(session, rule.audience, rule.tag_id):
         # Followers at large hear it as publicity (a mass send); staff and volunteers as a notice.
@@ -78,16 +113,17 @@ def pushes_for(session: Session, reminder: DueReminder, today: date) -> list[Pus
                 kind=kind,
                 recipient=recipient,
                 payload={"title": reminder.event.name, "text": text, "event": reminder.event.code,
-                         "event_date": reminder.event.start.isoformat()},
+                         "event_date": reminder.event.start.isoformat(), "countdown": timer},
                 key=f"{rule.kind}:{rule.id}:{recipient}:{reminder.event.start.isoformat()}:{reminder.lead}",
                 not_before=reminder.due,
+                expires_at=valid_until(reminder),
             )
         )
     return pushes
 
 
 def render(message: str, name: str, day: date, days: int) -> str:
-    return message.format(name=name, date=chinese_date(day), days=days)
+    return render_countdown(message, name, day, days)
 
 
 # --- staff edits --------------------------------------------------------------------

@@ -357,6 +357,7 @@ ACTION_WORDS = {
 PUSH_STATUS = {
     OutboxStatus.SENT: "已发送", OutboxStatus.PENDING: "等待发送", OutboxStatus.SENDING: "发送中",
     OutboxStatus.HELD: "等待（对方48小时内未发消息）", OutboxStatus.FAILED: "发送失败", OutboxStatus.CANCELLED: "已取消",
+    OutboxStatus.EXPIRED: "已过期，未发送",
 }
 CHANNELS = {
     Channel.CUSTOMER_SERVICE: "客服消息", Channel.TEMPLATE: "模板消息", Channel.SUBSCRIPTION: "订阅通知",

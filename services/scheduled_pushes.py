@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage
+from models import Channel, OutboxMessage, utcnow
 from models.reminders import Audience
 from models.visits import VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
@@ -31,6 +31,7 @@ class Push:
     key: str
     not_before: datetime | None = None
     channel: Channel | None = None
+    expires_at: datetime | None = None  # stale after this: never sent (see services.push_validity)
 
     def summary(self) -> str:
         """One line for `run-jobs --dry-run`: no personal data, openids shortened."""
@@ -50,6 +51,7 @@ class SendLog:
 
     created: list[Push] = field(default_factory=list)
     existing: int = 0
+    expired: list[Push] = field(default_factory=list)  # recorded as expired, not to be sent
 
 
 def already_queued(session: Session, key: str) -> bool:
@@ -62,13 +64,17 @@ def queued_keys(session: Session, prefix: str) -> set[str]:
                                .where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))))
 
 
-def send(session: Session, push: Push, log: SendLog | None = None, known: set[str] | None = None) -> bool:
-    """Queue the push once; True when it is new. `known`: keys already queued (from `queued_keys`)."""
+def send(session: Session, push: Push, log: SendLog | None = None, known: set[str] | None = None,
+         now: datetime | None = None, stale_reason: str | None = None) -> bool:
+    """Queue the push once; True when it is new. `known`: keys already queued (from `queued_keys`).
+
+    A push already past its `expires_at` at `now` (or given a `stale_reason`) is recorded as
+    expired, so the delivery log shows what was not sent and why; it is never delivered."""
     if (push.key in known) if known is not None else already_queued(session, push.key):
         if log is not None:
             log.existing += 1
         return False
-    outbox.enqueue(
+    row = outbox.enqueue(
         session,
         kind=push.kind,
         recipient=push.recipient,
@@ -76,7 +82,15 @@ def send(session: Session, push: Push, log: SendLog | None = None, known: set[st
         payload=push.payload,
         idempotency_key=push.key,
         not_before=push.not_before,
+        expires_at=push.expires_at,
     )
+    if stale_reason is None and push.expires_at is not None and now is not None and now >= push.expires_at:
+        stale_reason = "past its date when the scheduler ran (it was not running in time)"
+    if stale_reason is not None:
+        outbox.expire(session, row, now or utcnow(), stale_reason)
+        if log is not None:
+            log.expired.append(push)
+        return False
     if log is not None:
         log.created.append(push)
     return True

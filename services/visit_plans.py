@@ -1,5 +1,6 @@
-"""走访慰问 plans: each verified 优抚对象 household once per plan, by priority, assigned by
-area (乡镇) to a visit team, with a due window around the holiday.
+"""走访慰问 plans: each verified household of the campaign's categories once per plan, by
+priority, assigned by area (乡镇) to a visit team, for the campaign's window
+(services.visit_campaigns). Overdue only after the window has ended.
 
 Regenerating a plan is idempotent: a household already in it keeps its row (and its
 status); new households are added; households no longer eligible are cancelled.
@@ -8,43 +9,27 @@ status); new households are added; households no longer eligible are cancelled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import utcnow
 from models.beneficiary import Beneficiary, BeneficiaryCategory as C, BeneficiaryStatus, Household, RegistrationStatus
 from models.status_event import StatusEvent
-from models.visits import PlannedVisit, VisitPlan, VisitSeason, VisitStatus, VisitTeam, VisitTeamMember
+from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
-from services.holiday_calendar import RuleError, nearest_occurrence, occurrences_in_year, rule_by_code
+from services.scheduled_pushes import team_member_openids
+from services.visit_assignment import share_out
+from services.visit_campaigns import PlanSpec
 
 # Lower is visited first: 三属 first, then 残疾军人, 老复员军人, 带病回乡, 两参 … (domain.md §1.2).
 PRIORITY: dict[str, int] = {
     C.MARTYR_F: 1, C.DUTY_F: 1, C.ILL_F: 1, C.RED: 2, C.DISABLED: 3, C.DEMOB_OLD: 4, C.ILL_RETURN: 5,
     C.WAR_TEST: 6, C.MARTYR_CHILD: 7, C.RURAL_OLD: 8, C.MILITIA: 9, C.SOLDIER: 10, C.FAMILY: 10, C.VETERAN: 11,
 }
-# code, name, anchor, (start rule, offset), (end rule, offset), merge into, merge gap days
-BUILTIN_SEASONS = [
-    ("yuandan", "元旦", "yuandan", ("yuandan", -12), ("yuandan", -1), "chunjie", 21),
-    ("chunjie", "春节", "chunjie", ("xiaonian", 0), ("chuxi", 0), None, 0),
-    ("bayi", "八一", "bayi", ("bayi", -12), ("bayi", -1), None, 0),
-]
 SUBJECT = "planned_visit"
 INSERT_CHUNK = 10_000  # rows per statement: bounds the memory of one batch
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    season: str
-    year: int
-    name: str
-    holiday_date: date
-    window_start: date
-    window_end: date
-    generate_on: date
-    categories: frozenset[str] | None
 
 
 @dataclass
@@ -54,83 +39,17 @@ class PlanResult:
     cancelled: int = 0
     restored: int = 0
     added_by_team: dict[int, int] = field(default_factory=dict)
-
-
-def seed_seasons(session: Session) -> None:
-    existing = set(session.scalars(select(VisitSeason.code)))
-    for code, name, anchor, start, end, merge_into, gap in BUILTIN_SEASONS:
-        if code not in existing:
-            session.add(VisitSeason(code=code, name=name, anchor_rule=anchor, start_rule=start[0],
-                                    start_offset=start[1], end_rule=end[0], end_offset=end[1],
-                                    generate_days_before=7, merge_into=merge_into, merge_gap_days=gap,
-                                    enabled=True))
-    session.flush()
-
-
-# --- which plans, when ----------------------------------------------------------------
-
-
-def plan_specs(session: Session, year: int) -> list[PlanSpec]:
-    """The plans serving holidays of `year`, with 元旦 merged into 春节 where their windows nearly meet."""
-    seasons = list(session.scalars(select(VisitSeason).where(VisitSeason.enabled.is_(True)).order_by(VisitSeason.id)))
-    specs = {s.code: spec for s in seasons if (spec := _season_spec(session, s, year)) is not None}
-    for season in seasons:
-        first, later = specs.get(season.code), specs.get(season.merge_into or "")
-        if first is None or later is None:
-            continue
-        if (later.window_start - first.window_end).days <= season.merge_gap_days:
-            specs.pop(season.code)
-            specs[later.season] = PlanSpec(
-                season=f"{first.season}+{later.season}", year=year, name=f"{year}年{season.name}{_season_name(later)}走访慰问",
-                holiday_date=later.holiday_date, window_start=min(first.window_start, later.window_start),
-                window_end=max(first.window_end, later.window_end), generate_on=min(first.generate_on, later.generate_on),
-                categories=_union(first.categories, later.categories),
-            )
-    return sorted(specs.values(), key=lambda s: s.window_start)
-
-
-def _season_name(spec: PlanSpec) -> str:
-    return spec.name.removeprefix(f"{spec.year}年").removesuffix("走访慰问")
-
-
-def _union(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-    return None if a is None or b is None else a | b
-
-
-def _season_spec(session: Session, season: VisitSeason, year: int) -> PlanSpec | None:
-    anchor_rule = rule_by_code(session, season.anchor_rule)
-    start_rule, end_rule = rule_by_code(session, season.start_rule), rule_by_code(session, season.end_rule)
-    if anchor_rule is None or start_rule is None or end_rule is None:
-        raise RuleError(f"走访季 {season.code} 引用了不存在的日历规则")
-    anchors = occurrences_in_year(anchor_rule, year)
-    if not anchors:
-        return None
-    holiday = anchors[0].start
-    start_day = nearest_occurrence(start_rule, holiday)
-    end_day = nearest_occurrence(end_rule, holiday)
-    if start_day is None or end_day is None:
-        return None
-    window_start = start_day.start + timedelta(days=season.start_offset)
-    window_end = end_day.start + timedelta(days=season.end_offset)
-    categories = frozenset(c.strip() for c in season.categories.split(",") if c.strip()) if season.categories else None
-    return PlanSpec(season.code, year, f"{year}年{season.name}走访慰问", holiday, window_start, window_end,
-                    window_start - timedelta(days=season.generate_days_before), categories)
-
-
-def active_specs(session: Session, today: date) -> list[PlanSpec]:
-    """Plans to generate or keep up to date today: from `generate_on` to the window's end."""
-    specs = plan_specs(session, today.year) + plan_specs(session, today.year + 1)
-    return [s for s in specs if s.generate_on <= today <= s.window_end]
+    given: dict[int, list[int]] = field(default_factory=dict)  # member id → household ids given this run
 
 
 # --- generating --------------------------------------------------------------------
 
 
-def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int, str, str]]:
-    """household id → (priority, category, town) for households with a verified member
+def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int, str, str, str]]:
+    """household id → (priority, category, town, village) for households with a verified member
     holding a status valid during the window."""
     query = (
-        select(Beneficiary.household_id, BeneficiaryStatus.category, Household.town)
+        select(Beneficiary.household_id, BeneficiaryStatus.category, Household.town, Household.village)
         .join(Beneficiary, Beneficiary.id == BeneficiaryStatus.beneficiary_id)
         .join(Household, Household.id == Beneficiary.household_id)
         .where(
@@ -141,11 +60,11 @@ def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int
     )
     if spec.categories is not None:
         query = query.where(BeneficiaryStatus.category.in_(sorted(spec.categories)))
-    found: dict[int, tuple[int, str, str]] = {}
-    for household_id, category, town in session.execute(query):
+    found: dict[int, tuple[int, str, str, str]] = {}
+    for household_id, category, town, village in session.execute(query):
         rank = PRIORITY.get(category, 99)
         if household_id not in found or rank < found[household_id][0]:
-            found[household_id] = (rank, str(category), town)
+            found[household_id] = (rank, str(category), town, village)
     return found
 
 
@@ -178,7 +97,7 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
         plan.window_start, plan.window_end = spec.window_start, spec.window_end
     result = PlanResult(plan)
     eligible = eligible_households(session, spec)
-    teams = teams_for(session, {town for _, _, town in eligible.values()})
+    teams = teams_for(session, {town for _, _, town, _ in eligible.values()})
     existing = {
         row.household_id: row
         for row in session.execute(
@@ -187,21 +106,28 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
             .where(PlannedVisit.plan_id == plan.id)
         )
     }
-    _add_new(session, plan, eligible, existing, teams, result)
+    new = _new_rows(plan, eligible, existing, teams, result)
     _follow_roster_changes(session, eligible, existing, teams, result, actor)
+    villages = {household_id: village for household_id, (_, _, _, village) in eligible.items()}
+    result.given = share_out(session, plan.id, new, villages)
+    _insert(session, new, result)
     return result
 
 
-def _add_new(session, plan, eligible, existing, teams, result) -> None:
+def _new_rows(plan, eligible, existing, teams, result) -> list[dict]:
     rows, now = [], utcnow()
-    for household_id, (rank, category, town) in eligible.items():
+    for household_id, (rank, category, town, _village) in eligible.items():
         if household_id in existing:
             continue
         team_id = teams.get(town)
-        rows.append({"plan_id": plan.id, "household_id": household_id, "team_id": team_id, "priority": rank,
-                     "category": category, "status": VisitStatus.PLANNED.value, "created_at": now})
+        rows.append({"plan_id": plan.id, "household_id": household_id, "team_id": team_id, "member_id": None,
+                     "priority": rank, "category": category, "status": VisitStatus.PLANNED.value, "created_at": now})
         if team_id is not None:
             result.added_by_team[team_id] = result.added_by_team.get(team_id, 0) + 1
+    return rows
+
+
+def _insert(session, rows, result) -> None:
     # A Core executemany on the table: 4x faster than the ORM bulk path and than big
     # multi-row VALUES statements (whose compilation dominates) on both databases.
     for start in range(0, len(rows), INSERT_CHUNK):
@@ -215,15 +141,17 @@ def _follow_roster_changes(session, eligible, existing, teams, result, actor) ->
             _change_status(session, row.id, row.status, VisitStatus.CANCELLED, actor, "不再符合走访条件")
             result.cancelled += 1
         elif household_id in eligible:
-            rank, category, town = eligible[household_id]
+            rank, category, town, _village = eligible[household_id]
             if row.status == VisitStatus.CANCELLED:
                 _change_status(session, row.id, row.status, VisitStatus.PLANNED, actor, "重新列入走访")
                 result.restored += 1
             team_id = teams.get(town, row.team_id)
             changed = (rank, category, team_id) != (row.priority, row.category, row.team_id)
             if changed and row.status in (VisitStatus.PLANNED, VisitStatus.CANCELLED):
-                session.execute(update(PlannedVisit).where(PlannedVisit.id == row.id)
-                                .values(priority=rank, category=category, team_id=team_id))
+                values = {"priority": rank, "category": category, "team_id": team_id}
+                if team_id != row.team_id:
+                    values["member_id"] = None  # moved to another team: given again there
+                session.execute(update(PlannedVisit).where(PlannedVisit.id == row.id).values(**values))
 
 
 def _change_status(session: Session, visit_id: int, before: str, after: VisitStatus, actor: str,
@@ -258,6 +186,43 @@ def record_visit(session: Session, visit_id: int, *, actor: str, at: datetime | 
     return visit
 
 
+def record_by_member(session: Session, visit_id: int, openid: str, at: datetime) -> tuple[PlannedVisit, int]:
+    """A team member reports a visit from the chat ("已走访 编号"): only a household on their
+    own team's list. Returns the visit and how many of the team's households are still to visit."""
+    visit = session.get(PlannedVisit, visit_id)
+    if visit is None or visit.team_id is None or openid not in team_member_openids(session, visit.team_id):
+        raise VisitError(f"编号{visit_id}不在您所在走访组的名单里，请核对编号。")
+    if visit.status == VisitStatus.DONE:
+        raise VisitError(f"编号{visit_id}已经登记过了，谢谢您！")
+    number = session.scalar(select(Volunteer.number).where(Volunteer.openid == openid))
+    visit = record_visit(session, visit_id, actor=f"volunteer:{number}" if number else "team_member", at=at,
+                         note="走访组成员在公众号登记")
+    left = session.scalar(select(func.count(PlannedVisit.id)).where(
+        PlannedVisit.plan_id == visit.plan_id, PlannedVisit.team_id == visit.team_id,
+        PlannedVisit.status.in_([VisitStatus.PLANNED, VisitStatus.OVERDUE])))
+    return visit, left or 0
+
+
+def overlapping_plan(session: Session, spec: PlanSpec) -> VisitPlan | None:
+    """Another campaign's plan whose window overlaps this one (staff switched between one
+    两节 round and separate 元旦/春节 rounds mid-season): one 慰问金 per household and season,
+    so no second plan is made."""
+    return session.scalars(
+        select(VisitPlan).where(VisitPlan.window_start <= spec.window_end, VisitPlan.window_end >= spec.window_start,
+                                ~((VisitPlan.season == spec.season) & (VisitPlan.year == spec.year)))
+        .order_by(VisitPlan.id)
+    ).first()
+
+
+def plans_to_close(session: Session, today: date) -> list[VisitPlan]:
+    """Plans whose window ended before today and whose overdue households are not flagged yet
+    (also when the scheduler was down on the window's last day)."""
+    return list(session.scalars(
+        select(VisitPlan).where(VisitPlan.window_end < today, VisitPlan.overdue_flagged_at.is_(None))
+        .order_by(VisitPlan.window_end, VisitPlan.id)
+    ))
+
+
 def flag_overdue(session: Session, plan: VisitPlan, actor: str = "system") -> dict[int | None, int]:
     """Mark the plan's unvisited households overdue; team id → how many."""
     rows = session.execute(
@@ -266,7 +231,7 @@ def flag_overdue(session: Session, plan: VisitPlan, actor: str = "system") -> di
     ).all()
     counts: dict[int | None, int] = {}
     for visit_id, team_id in rows:
-        _change_status(session, visit_id, VisitStatus.PLANNED, VisitStatus.OVERDUE, actor, "节前未走访")
+        _change_status(session, visit_id, VisitStatus.PLANNED, VisitStatus.OVERDUE, actor, "走访期结束仍未走访")
         counts[team_id] = counts.get(team_id, 0) + 1
     plan.overdue_flagged_at = utcnow()
     return counts

@@ -1,9 +1,10 @@
 """Statutory working days: chinese-calendar, wrapped.
 
 chinese-calendar only knows the years whose 国务院 notice it ships (2004–2026 in
-1.11.0). For any other year we fall back to Monday–Friday and warn, so a job never
-crashes on an unpublished year; staff enter the notice's 调休 in `workday_override`,
-which wins over both the library and the fallback.
+1.11.0). For any other year we fall back to Monday–Friday minus the statutory holidays
+of 国务院令第795号 (services.statutory_holidays, known for every year) and warn once, so
+a job never crashes on an unpublished year and never counts 元旦 or 除夕 as a working day;
+staff enter the notice's 调休 swaps in `workday_override`, which wins over both.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.calendar import WorkdayOverride
+from services.statutory_holidays import is_statutory_holiday
 
 log = logging.getLogger("services.workdays")
 MAX_SEARCH_DAYS = 40  # the longest run of non-working days is ~9 (春节); far more than enough
@@ -37,14 +39,19 @@ class WorkCalendar:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
             self._warn_unknown(day.year)
-            return day.weekday() < 5
+            return day.weekday() < 5 and not is_statutory_holiday(day)
 
     def statutory_known(self, year: int) -> bool:
+        """Does chinese-calendar ship this year's 调休 notice?"""
         try:
             chinese_calendar.is_workday(date(year, 6, 1))
         except NotImplementedError:
             return False
         return True
+
+    def swaps_known(self, year: int) -> bool:
+        """The year's 调休 swaps are in: from chinese-calendar or entered by staff."""
+        return self.statutory_known(year) or bool(self._overrides_for(year))
 
     def on_or_before(self, day: date) -> date:
         """The day itself when it is a working day, else the working day before it."""
@@ -77,8 +84,8 @@ class WorkCalendar:
         if year not in self._warned:
             self._warned.add(year)
             log.warning(
-                "statutory holidays of this year are not in chinese-calendar; using Monday-Friday "
-                "plus the override table (enter the 国务院 调休 notice as overrides)",
+                "the 调休 of this year are not in chinese-calendar; using Monday-Friday minus the "
+                "statutory holidays plus the override table (enter the 国务院 调休 notice as overrides)",
                 extra={"year": year},
             )
 

@@ -31,26 +31,25 @@ def test_chunjie_2027_reminders_move_to_the_working_day_before(sessions):
     run_days(sessions, date(2027, 1, 10), date(2027, 2, 6), only=("calendar_reminders",))
     rows = _chunjie_rows(sessions, 2027)
     # 春节 2027-02-06 is a Saturday. 21 days before = Sat 01-16 → Fri 01-15; 7 days = Sat 01-30 → Fri 01-29;
-    # 1 day = Fri 02-05 (2027 uses the Monday–Friday fallback).
-    assert send_days(rows) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 5)]
+    # 1 day = Fri 02-05, 除夕: a statutory holiday (国务院令第795号) even before the 2027 notice → Thu 02-04.
+    assert send_days(rows) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 4)]
     assert {r.recipient for r in rows} == {"role:staff"}
-    texts = sorted(r.payload["text"] for r in rows)
-    assert any("还有 22 天" in t for t in texts) and any("还有 8 天" in t for t in texts)
-    assert all("2月6日" in t for t in texts)
+    assert [r.payload["text"] for r in sorted(rows, key=lambda r: r.not_before)] == [
+        f"春节（2月6日）还有 {n} 天，请安排走访慰问和拥军优属活动。" for n in (22, 8, 2)]
 
 
 def test_an_override_moves_the_reminder_again(sessions):
     with sessions.begin() as s:
-        set_override(s, date(2027, 2, 5), False, "除夕放假")
+        set_override(s, date(2027, 2, 4), False, "春节调休放假")
     run_days(sessions, date(2027, 1, 10), date(2027, 2, 6), only=("calendar_reminders",))
-    assert send_days(_chunjie_rows(sessions, 2027)) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 4)]
+    assert send_days(_chunjie_rows(sessions, 2027)) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 3)]
 
 
 def test_chunjie_2028_early_year_reminders(sessions):
     run_days(sessions, date(2027, 12, 1), date(2028, 1, 26), only=("calendar_reminders",))
-    # 春节 2028-01-26 (a Wednesday): 01-05, 01-19, 01-25 — right after 元旦, whose own reminders
-    # (14 and 3 days before 2028-01-01) come on Fri 12-17 (Sat 12-18 moved back) and Wed 12-29.
-    assert send_days(_chunjie_rows(sessions, 2028)) == [date(2028, 1, 5), date(2028, 1, 19), date(2028, 1, 25)]
+    # 春节 2028-01-26 (a Wednesday): 01-05, 01-19, and 01-24 (01-25 is 除夕) — right after 元旦, whose
+    # own reminders (14 and 3 days before 2028-01-01) come on Fri 12-17 (Sat 12-18 moved back) and Wed 12-29.
+    assert send_days(_chunjie_rows(sessions, 2028)) == [date(2028, 1, 5), date(2028, 1, 19), date(2028, 1, 24)]
     yuandan = [r for r in outbox_rows(sessions, kind="holiday_reminder") if r.payload["event"] == "yuandan"]
     assert send_days(yuandan) == [date(2027, 12, 17), date(2027, 12, 29)]
 
