@@ -15,7 +15,7 @@ from models import OutboxStatus
 from models.beneficiary import Beneficiary
 from models.help_request import HelpRequest, Urgency
 from models.visits import PlannedVisit, VisitPlan
-from services import beneficiaries, dashboard_stats, handover, help_requests, outbox, visit_plans, volunteers
+from services import beneficiaries, dashboard_stats, handover, help_requests, outbox, visit_campaigns, visit_plans, volunteers
 from services.beneficiaries import BeneficiaryDetails
 from services.help_requests import RequestDetails
 from services.volunteers import VolunteerDetails
@@ -189,10 +189,10 @@ def test_visit_plan_progress_for_the_next_holiday(settings, console):
     add_staff(sessions, "east", "officer", town=EAST)
     assert "暂无进行中的走访计划" in client_for("boss").get("/console/").get_data(as_text=True)
     with sessions.begin() as s:
-        people = [beneficiary(s, EAST, "MARTYR_F"), beneficiary(s, EAST), beneficiary(s, WEST)]
+        people = [beneficiary(s, EAST, "MARTYR_F"), beneficiary(s, EAST, "DISABLED"), beneficiary(s, WEST, "MARTYR_F")]
         for person in people:
             beneficiaries.verify(s, person, NOW, actor="staff:test")
-        spec = next(p for p in visit_plans.plan_specs(s, 2027) if p.window_end >= date(2026, 12, 1))
+        spec = visit_campaigns.plan_specs(s, 2027)[0]  # the 两节 (元旦春节) campaign
         plan = visit_plans.generate_plan(s, spec).plan
         east_first = s.scalars(select(PlannedVisit).join(Beneficiary, Beneficiary.household_id == PlannedVisit.household_id)
                                .where(Beneficiary.id == people[0].id)).one()
@@ -200,7 +200,7 @@ def test_visit_plan_progress_for_the_next_holiday(settings, console):
         visit_plans.flag_overdue(s, plan)
         name = plan.name
     html = client_for("boss").get("/console/").get_data(as_text=True)
-    assert name in html and "2026-12-20 至 2026-12-31" in html
+    assert name in html and "2027-01-15 至 2027-02-20" in html
     figures = dict(re.findall(r'data-visit="(\w+)">(?:<span[^>]*>)?(\d+) 户', html))
     assert figures == {"planned": "3", "visited": "1", "remaining": "2", "overdue": "2"}
     html = client_for("east").get("/console/").get_data(as_text=True)
