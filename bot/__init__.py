@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | Non
     console.csrf.exempt(webhook.blueprint)
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(health.blueprint)
-    if settings.sandbox:  # the chat simulator only exists where nothing reaches the real WeChat
+    if settings.simulator_available:  # the chat simulator only exists where nothing reaches the real WeChat
         from bot import simulator
 
         console.csrf.exempt(simulator.blueprint)
