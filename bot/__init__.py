@@ -24,8 +24,9 @@ def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | Non
     )
     app.extensions[EXTENSION] = Runtime.build(settings, routes)
 
-    from bot import console, health, webhook
+    from bot import console, health, security, webhook
 
+    security.init_app(app)
     console.init_app(app)
     # WeChat signs its own requests; CSRF tokens are for the console's forms.
     console.csrf.exempt(webhook.blueprint)

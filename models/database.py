@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -13,6 +17,7 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     # message, and so never a log line.
     kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
+        _private_file(database_url)
         engine = create_engine(
             database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -30,6 +35,25 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     # Connections are recycled before idle-timeouts on the way can cut them.
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(database_url, **kwargs)
+
+
+def _private_file(database_url: str) -> None:
+    """The SQLite file (and so its -wal and -shm files, which SQLite creates with the same
+    mode) is readable by its owner only: 0600, created so before SQLite first opens it."""
+    name = make_url(database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing directory itself
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
