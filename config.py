@@ -270,15 +270,17 @@ def _secret_key(value: str | None) -> str:
 
 
 def _fernet_key(value: str | None) -> str:
+    """One key, or several ("new:KEY,old:KEY") while rotating: the first encrypts."""
+    from models.encrypted import parse_data_keys
+
     try:
-        raw = base64.urlsafe_b64decode((value or "").encode())
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
+        parse_data_keys(value or "")
+    except ValueError as problem:
         raise ConfigError(
-            "DATA_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters); "
+            f"DATA_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters), or several as "
+            f"id:key,id:key with the current key first ({problem}); "
             'create one with: python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
-        )
+        ) from None
     return value  # type: ignore[return-value]
 
 

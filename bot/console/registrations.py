@@ -98,8 +98,9 @@ def registrations():
     town = request.args.get("town") or None
     order = request.args.get("order") if request.args.get("order") in ORDERS else ""
     number = page_number()
+    search = (request.args.get("q") or "").strip()[:40]
     items, total = registration_queries.listing(db(), kind, status=status, town=town, scope=_scope(kind),
-                                                page=number, per_page=PER_PAGE,
+                                                page=number, per_page=PER_PAGE, search=search,
                                                 newest_first={"": None, "oldest": False, "newest": True}[order])
     found = registration_queries.duplicates(
         db(), volunteers=items if kind == VOLUNTEER else (), beneficiaries=items if kind == BENEFICIARY else ())
@@ -107,7 +108,7 @@ def registrations():
         "console/registrations/list.html",
         kind=kind, kinds=KINDS, page=Page(items, total, number),
         status_options=[(s.value, s.label) for s in statuses] + [("all", "全部")], status=wanted,
-        town_options=[(t, t) for t in _towns()], town=town or "", order_options=ORDERS.items(), order=order,
+        town_options=[(t, t) for t in _towns()], town=town or "", search=search, order_options=ORDERS.items(), order=order,
         duplicates=found, skills_text=skills_text, categories_text=categories_text,
         availability=AVAILABILITY_LABELS, relations=RELATION_LABELS, town_arg=town, in_scope=_in_scope,
     )
