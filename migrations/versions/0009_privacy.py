@@ -1,5 +1,6 @@
 """privacy: names of volunteers and 优抚对象 become encrypted text with a blind index;
-closed requests record when they were anonymised (retention).
+closed requests record when they were anonymised (retention); cached replies carry a keyed
+hash of their sender, so 删除我的信息 can blank them.
 
 The data itself is not touched here (a migration never reads the data key): the
 application step services/blind_indexes.backfill, run by `db upgrade` and `serve`,
@@ -30,9 +31,15 @@ def upgrade() -> None:
             batch_op.create_index(f'ix_{table}_name_bi', ['name_bi'], unique=False)
     with op.batch_alter_table('help_request', schema=None) as batch_op:
         batch_op.add_column(sa.Column('anonymised_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sender_bi', sa.String(length=64), nullable=True))
+        batch_op.create_index('ix_inbound_message_sender_bi', ['sender_bi'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_message_sender_bi')
+        batch_op.drop_column('sender_bi')
     with op.batch_alter_table('help_request', schema=None) as batch_op:
         batch_op.drop_column('anonymised_at')
     for table in ('beneficiary', 'volunteer'):
