@@ -155,6 +155,17 @@ def _erase_requests(session: Session, openid: str, now: datetime, note: str) -> 
     return requests
 
 
+def erase_volunteer(session: Session, volunteer: Volunteer, now: datetime) -> None:
+    """Staff erasing a record not linked to a WeChat user (a roster import)."""
+    _erase_volunteer(session, volunteer, now, ERASED_NOTE)
+    care_pairs.forget(session, now, volunteer_id=volunteer.id)
+
+
+def erase_beneficiary(session: Session, person: Beneficiary, now: datetime) -> None:
+    _erase_beneficiaries(session, [person], now, ERASED_NOTE)
+    care_pairs.forget(session, now, household_ids=[person.household_id])
+
+
 def erase(session: Session, openid: str, now: datetime) -> Erased:
     volunteer = volunteers.find(session, openid)
     if volunteer is not None:

@@ -88,6 +88,7 @@ from bot.console import (  # noqa: E402,F401
     dashboard,
     deliveries,
     handover,
+    personal_data,
     registrations,
     requests,
 )

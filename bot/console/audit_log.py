@@ -10,7 +10,7 @@ from openpyxl.styles import Font
 
 from bot.console import blueprint, db
 from bot.console.access import require
-from bot.console.common import Page, commit, now, page_number, record
+from bot.console.common import Page, commit, now, page_number, record, text_cells
 from bot.console.deliveries import day_range, parse_day
 from bot.console.templating import when
 from services import audit, staff_accounts
@@ -98,8 +98,8 @@ def audit_export():
     for column, width in zip("ABCDEFG", EXPORT_WIDTHS):
         sheet.column_dimensions[column].width = width
     for e in entries:
-        sheet.append([when(e.at), e.staff_username, audit.label(e.action), subject_label(e.subject),
-                      e.subject_id if e.subject_id is not None else "", e.detail or "", e.ip or ""])
+        sheet.append(text_cells([when(e.at), e.staff_username, audit.label(e.action), subject_label(e.subject),
+                                 e.subject_id if e.subject_id is not None else "", e.detail or "", e.ip or ""]))
     sheet.freeze_panes = "A2"
     out = BytesIO()
     book.save(out)

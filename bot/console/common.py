@@ -87,3 +87,12 @@ def query_args(**changes) -> str:
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     args.update({k: v for k, v in changes.items() if v is not None})
     return urlencode(args)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cells(values) -> list:
+    """Spreadsheet cells as plain text: a value a spreadsheet would run as a formula
+    (=, +, -, @ first: "CSV/formula injection") gets a leading apostrophe."""
+    return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in values]

@@ -139,7 +139,8 @@ def _list_town() -> str | None:
 
 
 def _render_volunteer(volunteer: Volunteer, *, status_code: int = 200, reason: str = "",
-                      reason_error: str | None = None, revealed: dict | None = None):
+                      reason_error: str | None = None, revealed: dict | None = None,
+                      erase_error: str | None = None):
     found = registration_queries.duplicates(db(), volunteers=[volunteer])
     flow = volunteers.FLOW
     return render_template(
@@ -152,12 +153,15 @@ def _render_volunteer(volunteer: Volunteer, *, status_code: int = 200, reason: s
         approve_text=volunteers.approve_notice(volunteer),
         reject_text=volunteers.reject_notice(volunteer, reason.strip() or REASON_PLACEHOLDER),
         reason=reason, reason_error=reason_error, revealed=revealed or {}, in_scope=_in_scope,
-        list_town=_list_town(), back=_back_url(VOLUNTEER),
+        list_town=_list_town(), back=_back_url(VOLUNTEER), erase_error=erase_error,
+        export_url=url_for("console.volunteer_personal_export", id=volunteer.id),
+        erase_url=url_for("console.volunteer_personal_erase", id=volunteer.id),
     ), status_code
 
 
 def _render_beneficiary(person: Beneficiary, *, status_code: int = 200, reason: str = "",
-                        reason_error: str | None = None, revealed: dict | None = None):
+                        reason_error: str | None = None, revealed: dict | None = None,
+                        erase_error: str | None = None):
     found = registration_queries.duplicates(db(), beneficiaries=[person])
     flow = beneficiaries.FLOW
     return render_template(
@@ -171,7 +175,9 @@ def _render_beneficiary(person: Beneficiary, *, status_code: int = 200, reason: 
         verify_text=beneficiaries.verify_notice(person),
         reject_text=beneficiaries.reject_notice(person, reason.strip() or REASON_PLACEHOLDER),
         reason=reason, reason_error=reason_error, revealed=revealed or {}, in_scope=_in_scope,
-        list_town=_list_town(), back=_back_url(BENEFICIARY),
+        list_town=_list_town(), back=_back_url(BENEFICIARY), erase_error=erase_error,
+        export_url=url_for("console.beneficiary_personal_export", id=person.id),
+        erase_url=url_for("console.beneficiary_personal_erase", id=person.id),
     ), status_code
 
 

@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 
 from bot.console import access, blueprint, db
 from bot.console.access import check_scope, require
-from bot.console.common import Page, actor, commit, now, page_number, query_args, record
+from bot.console.common import Page, actor, commit, now, page_number, query_args, record, text_cells
 from bot.console.templating import mask_name, when
 from bot.runtime import runtime
 from handlers import site
@@ -210,7 +210,7 @@ def _workbook(rows: list[HelpRequest], assignees: dict, moment: datetime) -> byt
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for r in rows:
-        sheet.append(_export_row(r, assignees.get(r.id), moment))
+        sheet.append(text_cells(_export_row(r, assignees.get(r.id), moment)))
     for index, width in enumerate(EXPORT_WIDTHS):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     sheet.freeze_panes = "A2"
