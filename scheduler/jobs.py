@@ -6,6 +6,7 @@ Waitlist promotions are told by services.activities in the transaction that prom
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -15,10 +16,11 @@ from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
-from services import care_pairs, help_requests, publicity_calendar, reminder_rules, visit_plans, work_queue
+from services import care_pairs, help_requests, retention, publicity_calendar, reminder_rules, visit_plans, work_queue
 from services.local_time import SHANGHAI, chinese_date
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
 
+log = logging.getLogger(__name__)
 ACTIVITY_LEADS_HOURS = (24, 2)
 RATING_AFTER = timedelta(days=1)
 
@@ -208,3 +210,13 @@ def nudge_pairs(run: JobRun) -> None:
                 f"已有{days}天没有联系记录了。请抽空打个电话或上门看看，联系后请告诉工作人员登记。")
         key = f"pair_nudge:{silent.pair_id}:{silent.silent_since:%Y%m%d}:{periods}"
         run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key))
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def apply_retention(run: JobRun) -> None:
+    result = retention.apply(run.session, run.until, run.retention)
+    run.session.commit() if not run.dry_run else None
+    log.info("retention applied", extra={"transcripts": result.transcripts, "drafts": result.drafts,
+                                         "dedupe": result.dedupe, "anonymised": result.anonymised})
