@@ -86,3 +86,19 @@ def test_after_deletion_no_trace_in_any_table_outbox_or_log(new_chat, db, caplog
     [request] = db.scalars(select(HelpRequest))
     assert request.status == RequestStatus.REJECTED  # an open request nobody can be contacted about is withdrawn
     assert [w for w in (*IDENTIFYING, "oErase1") if w in caplog.text] == []
+
+
+def test_unit_designations_are_not_collected(new_chat, db):
+    """PI-12: a description naming a unit or where troops are is refused with the reason;
+    whatever arrives by another way (a 人工 message) is stored masked."""
+    from services import military_terms
+    from tests.test_conversation_help_request import UP_TO_CONTACT as STEPS
+
+    chat = new_chat("oUnit1")
+    chat.run(STEPS[:1] + [
+        ("2", "请简要说明您遇到的困难，也可以直接发语音或图片："),
+        ("儿子在61234部队服役，家里房子漏雨", has("为保守军事秘密，请不要填写部队番号、驻地等信息")),
+        ("儿子在部队服役，家里房子漏雨", "情况紧急吗？\n1 一般  2 紧急"),
+    ])
+    assert military_terms.mask("他在3营，驻地在某某县城，家里一团糟") == "他在＊＊，＊＊，家里一团糟"
+    assert military_terms.find("连续三天下雨，一团糟") == []
