@@ -17,12 +17,13 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     # message, and so never a log line.
     kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
-        _private_file(database_url)
         engine = create_engine(
             database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             **kwargs,
         )
+        # Before SQLite first opens (and so creates) the file: create it 0600 ourselves.
+        event.listen(engine, "do_connect", lambda *_args: _private_file(database_url))
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks locking;
         # emit BEGIN ourselves (SQLAlchemy's documented recipe). IMMEDIATE takes the
