@@ -138,3 +138,29 @@ def test_staff_carry_out_an_export_and_a_deletion_audited(console, sqlite_url):
         assert trail == [("clerk", "personal.export", "volunteer", volunteer_id),
                          ("boss", "personal.erase", "volunteer", volunteer_id)]
         assert "周秀兰" not in repr([e.detail for e in s.scalars(select(AuditEntry))])
+
+
+def test_an_admin_erases_a_registration_and_the_registrants_other_records(console, sqlite_url):
+    from models.beneficiary import Beneficiary, RegistrationStatus
+    from models.help_request import HelpRequest
+
+    app, sessions, client_for = console(sqlite_url)
+    with sessions.begin() as s:
+        b = beneficiaries.register(s, "oRights0000002", BeneficiaryDetails(
+            "child", "郑玉兰", ["DISABLED"], "13800002222", "城关镇", "河口村", "河口村1组2号", None), NOW)
+        help_requests.submit(s, "oRights0000002", RequestDetails(
+            "life", "需要轮椅", "normal", "family", "郑玉兰", "13800002222", town="城关镇"), NOW)
+        person_id = b.id
+    add_staff(sessions, "boss", "admin")
+    admin = client_for("boss")
+    detail = f"/console/registrations/beneficiary/{person_id}"
+    done = post(admin, f"{detail}/personal-data/erase", {"confirm": "确认删除"}, token_from=detail)
+    assert done.status_code == 302
+    assert "同一微信用户的其他登记和求助也已一并删除。" in admin.get(done.headers["Location"]).get_data(as_text=True)
+    with sessions() as s:
+        person = s.get(Beneficiary, person_id)
+        assert (person.name, person.mobile, person.status) == ("（已删除）", None, RegistrationStatus.ERASED)
+        assert person.household.address is None
+        assert [(r.openid, r.description) for r in s.scalars(select(HelpRequest))] == [(None, None)]
+        assert [e.action for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "personal.erase"))] == ["personal.erase"]
+    assert post(admin, f"{detail}/personal-data/erase", {"confirm": "确认删除"}, token_from="/console/").status_code == 409

@@ -72,11 +72,13 @@ def beneficiary_personal_erase(id: int):
         abort(409)
     if not _confirmed():
         return _render_beneficiary(person, status_code=400, erase_error=f"请输入“{CONFIRM_WORDS}”四个字后再删除。")
-    if person.registered_by:
+    linked = person.registered_by is not None
+    if linked:
         personal_data.erase(db(), person.registered_by, now())
     else:
         personal_data.erase_beneficiary(db(), person, now())
     record("personal.erase", subject=BENEFICIARY, subject_id=person.id)
     commit(f"已删除优抚登记 {person.number} 的个人信息。")
-    flash("同一微信用户的其他登记和求助也已一并删除。", "success") if person.registered_by else None
+    if linked:  # the registrant's other registrations and requests went too
+        flash("同一微信用户的其他登记和求助也已一并删除。", "success")
     return redirect(url_for("console.registrations", kind=BENEFICIARY, status="all"))
