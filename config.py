@@ -70,6 +70,12 @@ class Settings:
     mass_send_monthly_budget: int = 4  # a 服务号 follower receives at most 4 mass sends a month
     console_idle_minutes: int = 30  # a console session ends after this long without a request
     trusted_proxies: int = 0  # reverse proxies in front (nginx: 1): their X-Forwarded-* headers are believed
+    # `python -m bot demo` sets DEMO_MODE=1 for its server: the simulator then opens to loopback visitors.
+    demo_mode: bool = False
+    # Retention (PIPL Art. 19): chat transcripts, unfinished forms and dedupe records are purged after
+    # this many days; closed requests are anonymised after this many years.
+    retention_days: int = 30
+    closed_request_retention_years: int = 3
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -81,6 +87,12 @@ class Settings:
     def sandbox(self) -> bool:
         """No AppID (the demo) or an explicit switch: nothing reaches the real WeChat."""
         return self.wechat_sandbox or not self.wechat_app_id
+
+    @property
+    def simulator_available(self) -> bool:
+        """The chat simulator signs messages as WeChat would: only where nothing can reach WeChat
+        (the sandbox, and no AppSecret from which an access token could be fetched)."""
+        return self.sandbox and not self.wechat_app_secret
 
     @property
     def development(self) -> bool:
@@ -168,6 +180,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
         ),
         console_idle_minutes=_positive_int("CONSOLE_IDLE_MINUTES", get("CONSOLE_IDLE_MINUTES"), 30),
         trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+        demo_mode=_flag("DEMO_MODE", get("DEMO_MODE")),
+        retention_days=_positive_int("RETENTION_DAYS", get("RETENTION_DAYS"), 30),
+        closed_request_retention_years=_positive_int(
+            "CLOSED_REQUEST_RETENTION_YEARS", get("CLOSED_REQUEST_RETENTION_YEARS"), 3
+        ),
     )
 
 
@@ -253,15 +270,17 @@ def _secret_key(value: str | None) -> str:
 
 
 def _fernet_key(value: str | None) -> str:
+    """One key, or several ("new:KEY,old:KEY") while rotating: the first encrypts."""
+    from models.encrypted import parse_data_keys
+
     try:
-        raw = base64.urlsafe_b64decode((value or "").encode())
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
+        parse_data_keys(value or "")
+    except ValueError as problem:
         raise ConfigError(
-            "DATA_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters); "
+            f"DATA_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters), or several as "
+            f"id:key,id:key with the current key first ({problem}); "
             'create one with: python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
-        )
+        ) from None
     return value  # type: ignore[return-value]
 
 

@@ -24,14 +24,15 @@ def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | Non
     )
     app.extensions[EXTENSION] = Runtime.build(settings, routes)
 
-    from bot import console, health, webhook
+    from bot import console, health, security, webhook
 
+    security.init_app(app)
     console.init_app(app)
     # WeChat signs its own requests; CSRF tokens are for the console's forms.
     console.csrf.exempt(webhook.blueprint)
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(health.blueprint)
-    if settings.sandbox:  # the chat simulator only exists where nothing reaches the real WeChat
+    if settings.simulator_available:  # the chat simulator only exists where nothing reaches the real WeChat
         from bot import simulator
 
         console.csrf.exempt(simulator.blueprint)

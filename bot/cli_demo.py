@@ -100,6 +100,7 @@ def demo(host: str, port: int) -> None:
         f"  terminal   .venv/bin/python -m bot chat --url {base}\n"
         "Ctrl-C stops everything."
     )
+    os.environ["DEMO_MODE"] = "1"  # the server opens the simulator to loopback visitors
     sys.exit(_run_children([
         [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port), "--workers", "1"],
         [sys.executable, "-m", "bot", "scheduler", "--with-worker"],

@@ -31,7 +31,10 @@ def scheduler_command(with_worker: bool) -> None:
     _prepare_database(settings)
     with _database(settings) as (settings, engine, sessions):
         size, pause = _batch_options()
-        process = SchedulerProcess(engine, sessions, settings.redis_url, batch_size=size, batch_pause=pause)
+        from services.retention import RetentionPolicy
+
+        process = SchedulerProcess(engine, sessions, settings.redis_url, batch_size=size, batch_pause=pause,
+                                   retention=RetentionPolicy.from_settings(settings))
         stop, delivery = threading.Event(), None
         if with_worker:
             from bot.cli_outbound import build_worker
@@ -64,10 +67,13 @@ def run_jobs(at: str, dry_run: bool, jobs: tuple[str, ...]) -> None:
     unknown = sorted(set(jobs) - set(JOB_IDS))
     if unknown:
         raise click.BadParameter(f"unknown job {', '.join(unknown)}; jobs: {', '.join(JOB_IDS)}", param_hint="--job")
-    with _database() as (_settings, _engine, sessions):
+    from services.retention import RetentionPolicy
+
+    with _database() as (settings, _engine, sessions):
         ensure_seeded(sessions)
         size, pause = _batch_options()
-        results = run_due(sessions, until, dry_run=dry_run, only=jobs or None, batch_size=size, batch_pause=pause)
+        results = run_due(sessions, until, dry_run=dry_run, only=jobs or None, batch_size=size, batch_pause=pause,
+                          retention=RetentionPolicy.from_settings(settings))
     local = until.astimezone(SHANGHAI).isoformat(timespec="minutes")
     click.echo(f"{'dry run' if dry_run else 'ran'} at {local}: {len(results)} job(s) due")
     failed = False

@@ -1,16 +1,35 @@
-"""/healthz: is the database reachable (and Redis, when configured), at which schema revision."""
+"""/healthz: a minimal public answer ({"status": "ok"} or 503), and the detail — database,
+Redis, schema revision — only for a caller on this machine (a load balancer's probe, an
+operator's curl) or a signed-in console admin. Strangers learn nothing of the set-up."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
 
 from bot.runtime import runtime
 from models.schema import current_revision, head_revision
 
 blueprint = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _may_see_detail() -> bool:
+    if request.remote_addr in LOOPBACK and "X-Forwarded-For" not in request.headers:
+        return True
+    from bot.console.access import can
+
+    try:
+        allowed = can(current_user, "staff.manage")
+    except Exception:  # the database behind the sign-in is down: no detail for a stranger
+        return False
+    session = g.pop("console_db", None)  # end the sign-in lookup's transaction before our own queries
+    if session is not None:
+        session.close()
+    return allowed
 
 
 @blueprint.get("/healthz")
@@ -34,4 +53,7 @@ def healthz():
         except Exception as exc:
             log.warning("health check: redis unreachable", extra={"error": type(exc).__name__})
             body.update(status="error", redis="unreachable")
-    return jsonify(body), 200 if body["status"] == "ok" else 503
+    code = 200 if body["status"] == "ok" else 503
+    if not _may_see_detail():
+        body = {"status": body["status"]}
+    return jsonify(body), code

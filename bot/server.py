@@ -13,6 +13,22 @@ from gunicorn.app.base import BaseApplication
 from config import Settings
 
 
+def drop_server_banner() -> None:
+    """gunicorn writes `Server: gunicorn` on every response and has no setting for it:
+    wrap the method that writes the status line and default headers (once per process)."""
+    from gunicorn.http.wsgi import Response
+
+    if getattr(Response.default_headers, "banner_dropped", False):
+        return
+    original = Response.default_headers
+
+    def default_headers(self):
+        return [line for line in original(self) if not line.lower().startswith("server:")]
+
+    default_headers.banner_dropped = True
+    Response.default_headers = default_headers
+
+
 class GunicornServer(BaseApplication):
     def __init__(self, load_app: Callable[[], object], options: dict):
         self._load_app = load_app
@@ -20,6 +36,7 @@ class GunicornServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        drop_server_banner()  # in the master, before the workers fork
         for key, value in self._options.items():
             self.cfg.set(key, value)
 

@@ -24,6 +24,7 @@ from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch
 from models import utcnow
+from models.encrypted import blind_index
 from services import followers
 from services.inbound_dedupe import Claim, dedupe_key
 from services.outbox import enqueue_late_reply
@@ -160,7 +161,8 @@ class _ReplyJob:
         """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry."""
         rt, incoming = self.rt, self.incoming
         with rt.serial_writes, rt.sessions() as session:
-            if not rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event), utcnow(), session):
+            if not rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event,
+                                          blind_index(incoming.openid, "openid")), utcnow(), session):
                 return False, None
             # Every message counts for the outbound side (reply window, unfollows, reports).
             followers.observe(session, incoming, utcnow())

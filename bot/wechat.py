@@ -102,6 +102,9 @@ def _parse_xml(xml: bytes | str) -> dict[str, Any]:
 
 
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+# Read as text by the handlers: an element nested inside, or repeated, is refused (found by fuzzing:
+# <Content>a<b>c</b></Content> parsed to a dict and crashed the text handler).
+TEXT_FIELDS = ("Content", "MsgId", "Event", "EventKey", "MediaId", "Recognition", "Label", "Ticket")
 
 
 def parse_incoming(xml: str) -> Incoming:
@@ -112,6 +115,9 @@ def parse_incoming(xml: str) -> Incoming:
         raise Rejected(400, f"missing {', '.join(missing)}")
     if not data["CreateTime"].isdigit():
         raise Rejected(400, "CreateTime is not a number")
+    nested = [name for name in TEXT_FIELDS if data.get(name) is not None and not isinstance(data[name], str)]
+    if nested:
+        raise Rejected(400, f"{', '.join(nested)} is not text")
     try:
         message = parse_message(xml)
         msg_id = int(data["MsgId"]) if data.get("MsgId") else None

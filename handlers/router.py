@@ -69,6 +69,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("my_info", "我的信息", ("个人信息", "我的资料"), profile.show, key="MY_INFO"),
     Entry("change_info", "修改信息", ("修改", "修改我的信息"), profile.change),
     Entry("erase", "删除我的信息", ("删除信息", "注销"), profile.erase, form="erase"),
+    Entry("export_info", "导出我的信息", ("导出信息", "我的信息副本", "复制我的信息"), profile.export),
+    Entry("withdraw_consent", "撤回同意", ("撤销同意", "取消同意", "撤回授权"), profile.withdraw,
+          form="withdraw_consent"),
     Entry("contact", "联系我们", ("联系方式", "电话", "地址"), info.contact_us, key="CONTACT_US"),
     Entry("record_visit", "登记走访", ("已走访",), visits.record, pattern=visits.PATTERN),
 )

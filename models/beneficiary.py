@@ -66,7 +66,8 @@ class Beneficiary(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # YF2026-0007
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
-    name: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(EncryptedText())
+    name_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind index: exact-name search
     mobile: Mapped[str | None] = mapped_column(EncryptedText())
     id_number: Mapped[str | None] = mapped_column(EncryptedText())
     mobile_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind indexes: duplicates, search
@@ -86,6 +87,11 @@ class Beneficiary(Base):
     )
 
     __table_args__ = (Index("ix_beneficiary_registered_by", "registered_by"),)
+
+    @validates("name")
+    def _index_name(self, _key: str, value: str | None) -> str | None:
+        self.name_bi = blind_index(value, "name")
+        return value
 
     @validates("mobile")
     def _index_mobile(self, _key: str, value: str | None) -> str | None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -18,6 +22,8 @@ def make_engine(database_url: str, **kwargs) -> Engine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             **kwargs,
         )
+        # Before SQLite first opens (and so creates) the file: create it 0600 ourselves.
+        event.listen(engine, "do_connect", lambda *_args: _private_file(database_url))
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks locking;
         # emit BEGIN ourselves (SQLAlchemy's documented recipe). IMMEDIATE takes the
@@ -30,6 +36,25 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     # Connections are recycled before idle-timeouts on the way can cut them.
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(database_url, **kwargs)
+
+
+def _private_file(database_url: str) -> None:
+    """The SQLite file (and so its -wal and -shm files, which SQLite creates with the same
+    mode) is readable by its owner only: 0600, created so before SQLite first opens it."""
+    name = make_url(database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing directory itself
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -1,7 +1,8 @@
 """Column types that keep personal data encrypted at rest (Fernet, from `cryptography`).
 
-The key comes from DATA_ENCRYPTION_KEY; `configure_data_key` is called once at
-start-up by whatever process opens the database (web, worker, scheduler, CLI).
+The keys come from DATA_ENCRYPTION_KEY (several, by key id, for rotation: see
+`python -m bot rotate-keys`); `configure_data_key` is called once at start-up by
+whatever process opens the database (web, worker, scheduler, CLI).
 """
 
 from __future__ import annotations
@@ -10,66 +11,130 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Text, TypeDecorator
 
-_fernet: Fernet | None = None
-_index_key: bytes | None = None
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+SEPARATOR = "$"  # "<key id>$<Fernet token>": a Fernet token is url-safe base64, never holds "$"
 
 
-def configure_data_key(key: str) -> None:
-    global _fernet, _index_key  # configuration set once per process, not mutable state
-    _fernet = Fernet(key.encode())
-    # A separate key for blind indexes, derived so that one secret still configures both.
-    _index_key = hmac.new(key.encode(), b"shuangyong blind index v1", hashlib.sha256).digest()
+@dataclass(frozen=True)
+class DataKey:
+    id: str
+    fernet: Fernet
+    index_key: bytes  # HMAC key of the blind indexes written while this key is current
+
+
+_keys: tuple[DataKey, ...] = ()  # configuration set once per process (the first key encrypts)
+
+
+def parse_data_keys(spec: str) -> tuple[DataKey, ...]:
+    """DATA_ENCRYPTION_KEY: one Fernet key, or several separated by commas, each optionally
+    named "id:key". The first encrypts; all decrypt (by the key id stored with each value).
+    A key without a name gets an id from its fingerprint. Raises ValueError."""
+    keys: list[DataKey] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        key_id, _, secret = part.rpartition(":") if ":" in part else ("", "", part)
+        fernet = Fernet(secret.encode())  # ValueError on a malformed key
+        key_id = key_id or "k" + hashlib.sha256(secret.encode()).hexdigest()[:8]
+        if not KEY_ID.fullmatch(key_id):
+            raise ValueError(f"key id {key_id!r}: use 1 to 16 letters, digits, - or _")
+        if any(k.id == key_id for k in keys):
+            raise ValueError(f"key id {key_id!r} appears twice")
+        # A separate key for blind indexes, derived so that one secret still configures both.
+        index_key = hmac.new(secret.encode(), b"shuangyong blind index v1", hashlib.sha256).digest()
+        keys.append(DataKey(key_id, fernet, index_key))
+    if not keys:
+        raise ValueError("no key given")
+    return tuple(keys)
+
+
+def configure_data_key(spec: str) -> None:
+    global _keys  # configuration set once per process, not mutable state
+    _keys = parse_data_keys(spec)
+
+
+def current_key_id() -> str:
+    return _configured()[0].id
+
+
+def _configured() -> tuple[DataKey, ...]:
+    if not _keys:
+        raise RuntimeError("configure_data_key() was not called before touching encrypted data")
+    return _keys
 
 
 _NOT_DIGITS = re.compile(r"\D")
 _SPACES = re.compile(r"\s+")
 
 
+def _normal(value: str, kind: str) -> str:
+    if kind == "phone":
+        return _NOT_DIGITS.sub("", value)
+    if kind == "id":
+        return value.strip().upper()
+    return _SPACES.sub("", value)
+
+
 def blind_index(value: str | None, kind: str = "text") -> str | None:
-    """A keyed hash for exact-match search over an encrypted column (phone, ID number, address).
+    """A keyed hash for exact-match search over an encrypted column (phone, ID number, name, address).
 
     Fernet ciphertexts differ every time, so "find this phone" needs a deterministic
     token; HMAC with a secret key keeps a dump from being searched by brute force
     without the key. `kind` picks the normalisation: digits for phones, upper case
-    for ID numbers, no spaces for free text.
+    for ID numbers, no spaces for names and free text.
     """
+    found = blind_indexes(value, kind)
+    return found[0] if found else None
+
+
+def blind_indexes(value: str | None, kind: str = "text") -> list[str]:
+    """The index under every configured key, current first: search with all of them while
+    `rotate-keys` is part-way (rows not yet rotated carry an older key's index)."""
     if value is None:
-        return None
-    if kind == "phone":
-        normal = _NOT_DIGITS.sub("", value)
-    elif kind == "id":
-        normal = value.strip().upper()
-    else:
-        normal = _SPACES.sub("", value)
+        return []
+    normal = _normal(value, kind)
     if not normal:
-        return None
-    if _index_key is None:
-        raise RuntimeError("configure_data_key() was not called before computing a blind index")
-    return hmac.new(_index_key, f"{kind}:{normal}".encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _cipher() -> Fernet:
-    if _fernet is None:
-        raise RuntimeError("configure_data_key() was not called before touching encrypted data")
-    return _fernet
+        return []
+    message = f"{kind}:{normal}".encode("utf-8")
+    return [hmac.new(k.index_key, message, hashlib.sha256).hexdigest() for k in _configured()]
 
 
 def encrypt_text(value: str) -> str:
-    return _cipher().encrypt(value.encode("utf-8")).decode("ascii")
+    key = _configured()[0]
+    return f"{key.id}{SEPARATOR}{key.fernet.encrypt(value.encode('utf-8')).decode('ascii')}"
+
+
+def key_id_of(stored: str) -> str | None:
+    """The key id a stored value was written with (None: before key ids existed)."""
+    key_id, sep, _ = stored.partition(SEPARATOR)
+    return key_id if sep else None
 
 
 def decrypt_text(value: str) -> str:
-    try:
-        return _cipher().decrypt(value.encode("ascii")).decode("utf-8")
-    except InvalidToken:
-        raise RuntimeError(
-            "stored data cannot be decrypted: DATA_ENCRYPTION_KEY differs from the key it was written with"
-        ) from None
+    keys = _configured()
+    key_id, sep, token = value.partition(SEPARATOR)
+    if sep:
+        candidates = [k for k in keys if k.id == key_id]
+        if not candidates:
+            raise RuntimeError(
+                f"stored data was encrypted with key id {key_id!r}, which DATA_ENCRYPTION_KEY does not list"
+            )
+    else:  # written before key ids: any configured key may be the one
+        token, candidates = value, list(keys)
+    for key in candidates:
+        try:
+            return key.fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            continue
+    raise RuntimeError(
+        "stored data cannot be decrypted: DATA_ENCRYPTION_KEY differs from the key it was written with"
+    )
 
 
 class EncryptedText(TypeDecorator):

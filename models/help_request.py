@@ -67,6 +67,8 @@ class HelpRequest(Base):
     waiting_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Retention: when a long-closed request lost what identified the person (None: not yet).
+    anonymised_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_help_request_openid", "openid"),

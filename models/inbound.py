@@ -33,7 +33,12 @@ class InboundMessage(Base):
     status: Mapped[InboundStatus] = mapped_column(status_enum(InboundStatus, 16))
     # The rendered reply text (may hold a user's own answers), encrypted at rest.
     reply: Mapped[str | None] = mapped_column(EncryptedText())
+    # Keyed hash of the sender's openid: 删除我的信息 finds and blanks the person's cached replies.
+    sender_bi: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_inbound_message_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_inbound_message_expires_at", "expires_at"),
+        Index("ix_inbound_message_sender_bi", "sender_bi"),
+    )

@@ -25,7 +25,8 @@ class Volunteer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # ZY2026-0042
     openid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(EncryptedText())
+    name_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind index: exact-name search
     mobile: Mapped[str | None] = mapped_column(EncryptedText())
     mobile_bi: Mapped[str | None] = mapped_column(String(64), index=True)  # blind index: duplicates, search
     town: Mapped[str] = mapped_column(String(40))
@@ -36,6 +37,11 @@ class Volunteer(Base):
     service_minutes: Mapped[int] = mapped_column(default=0)  # confirmed 志愿服务时长
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @validates("name")
+    def _index_name(self, _key: str, value: str | None) -> str | None:
+        self.name_bi = blind_index(value, "name")
+        return value
 
     @validates("mobile")
     def _index_mobile(self, _key: str, value: str | None) -> str | None:

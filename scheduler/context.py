@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from services.local_time import local_date
+from services.retention import RetentionPolicy
 from services.scheduled_pushes import Push, SendLog, send
 from services.workdays import WorkCalendar
 
@@ -24,6 +25,7 @@ class JobRun:
     batch_size: int = 200
     batch_pause: float = 0.0  # seconds after each batch commit (throttle; tests use it to interrupt a run)
     log: SendLog = field(default_factory=SendLog)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     _unsaved: int = 0
     _work: WorkCalendar | None = None
 

@@ -60,6 +60,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("pair_nudges", _daily(10), jobs.nudge_pairs, DAY, "定点定人：30 天无联系提醒志愿者"),
     JobSpec("staff_digest", _daily(8, 45), jobs.send_staff_digest, DAY,
             "工作人员每日待办汇总（工作日）：待受理求助、人工会话、待审核登记、推送失败"),
+    JobSpec("retention", _daily(3, 30), jobs.apply_retention, DAY,
+            "个人信息保存期限：清除过期的对话记录和草稿，匿名化多年前办结的求助"),
 )
 JOB_IDS = tuple(spec.id for spec in JOBS)
 

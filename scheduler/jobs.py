@@ -8,6 +8,7 @@ Waitlist promotions are told by services.activities in the transaction that prom
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -17,12 +18,13 @@ from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
 from models.visits import VisitPlan, VisitTeam
 from scheduler.context import JobRun
-from services import (care_pairs, help_requests, publicity_calendar, reminder_rules, visit_assignment,
-                      visit_campaigns, visit_lists, visit_plans, work_queue)
+from services import (care_pairs, help_requests, publicity_calendar, reminder_rules, retention,
+                      visit_assignment, visit_campaigns, visit_lists, visit_plans, work_queue)
 from services.local_time import SHANGHAI, chinese_date
 from services.push_validity import end_of_day
 from services.scheduled_pushes import STAFF, Push, queued_keys, team_member_openids
 
+log = logging.getLogger(__name__)
 ACTIVITY_LEADS_HOURS = (24, 2)
 RATING_AFTER = timedelta(days=1)
 RATING_VALID = timedelta(days=7)  # asking for a rating weeks later reads oddly
@@ -254,3 +256,15 @@ def nudge_pairs(run: JobRun) -> None:
         # Valid until the next nudge would come: a later one says the days silent anew.
         run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key,
                       expires_at=run.until + care_pairs.SILENCE_BEFORE_NUDGE))
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def apply_retention(run: JobRun) -> None:
+    """Purge old transcripts, drafts and dedupe records; anonymise long-closed requests; log the counts."""
+    result = retention.apply(run.session, run.until, run.retention)
+    if not run.dry_run:
+        run.session.commit()
+    log.info("retention applied", extra={"transcripts": result.transcripts, "drafts": result.drafts,
+                                         "dedupe": result.dedupe, "anonymised": result.anonymised})

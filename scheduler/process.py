@@ -48,11 +48,13 @@ class LeaderTiming:
 
 class SchedulerProcess:
     def __init__(self, engine: Engine, sessions: sessionmaker[Session], redis_url: str | None,
-                 timing: LeaderTiming | None = None, batch_size: int = 200, batch_pause: float = 0.0):
+                 timing: LeaderTiming | None = None, batch_size: int = 200, batch_pause: float = 0.0,
+                 retention=None):
         self.timing = timing or LeaderTiming.from_env()
         self.sessions = sessions
         self.lock: LeaderLock = make_lock(engine, redis_url, self.timing.ttl)
         self.batch_size, self.batch_pause = batch_size, batch_pause
+        self.retention = retention  # services.retention.RetentionPolicy from the settings
         self._stopping = threading.Event()
         self._scheduler: BlockingScheduler | None = None
 
@@ -102,12 +104,14 @@ class SchedulerProcess:
         self._scheduler = None
 
     def _catch_up(self) -> None:
-        results = run_due(self.sessions, utcnow(), batch_size=self.batch_size, batch_pause=self.batch_pause)
+        results = run_due(self.sessions, utcnow(), batch_size=self.batch_size, batch_pause=self.batch_pause,
+                          retention=self.retention)
         for result in results:
             log.info("catch-up", extra={"job": result.job_id, "queued": len(result.created), "error": result.error})
 
     def _run_one(self, spec: JobSpec) -> None:
-        run_job(self.sessions, spec, utcnow(), batch_size=self.batch_size, batch_pause=self.batch_pause)
+        run_job(self.sessions, spec, utcnow(), batch_size=self.batch_size, batch_pause=self.batch_pause,
+                retention=self.retention)
 
     def _renew(self) -> None:
         if not self.lock.renew():

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import utcnow
 from models.scheduler_state import JobWatermark
 from scheduler.context import JobRun
+from services.retention import RetentionPolicy
 from scheduler.job_table import JOBS, JobSpec
 from services.calendar_seed import seed_all
 from services.scheduled_pushes import Push
@@ -58,12 +59,14 @@ def run_due(
     only: tuple[str, ...] | None = None,
     batch_size: int = 200,
     batch_pause: float = 0.0,
+    retention: RetentionPolicy | None = None,
 ) -> list[JobResult]:
     results = []
     for spec in JOBS:
         if only and spec.id not in only:
             continue
-        result = run_job(sessions, spec, until, dry_run=dry_run, batch_size=batch_size, batch_pause=batch_pause)
+        result = run_job(sessions, spec, until, dry_run=dry_run, batch_size=batch_size, batch_pause=batch_pause,
+                         retention=retention)
         if result is not None:
             results.append(result)
     return results
@@ -77,13 +80,15 @@ def run_job(
     dry_run: bool = False,
     batch_size: int = 200,
     batch_pause: float = 0.0,
+    retention: RetentionPolicy | None = None,
 ) -> JobResult | None:
     """Run one job for (watermark, until] if its trigger fired in there; None when not due."""
     with sessions() as session:
         since = watermark(session, spec.id) or until - spec.first_window
         if not spec.falls_due(since, until):
             return None
-        run = JobRun(session, since, until, dry_run=dry_run, batch_size=batch_size, batch_pause=batch_pause)
+        run = JobRun(session, since, until, dry_run=dry_run, batch_size=batch_size, batch_pause=batch_pause,
+                     retention=retention or RetentionPolicy())
         result = JobResult(spec.id, since, until)
         started = utcnow()
         try:

@@ -23,7 +23,10 @@ from models.scheduler_state import JobWatermark
 from scheduler.delivery import DeliveryWorker, delivery_config
 from scheduler.job_table import JOBS
 from scheduler.runner import ensure_seeded, run_due
+from services.demo_data import DEMO_OPENID_PREFIX, foreign_rows
 from services.local_time import local_date, local_instant
+
+SANDBOX_PREFIXES = (DEMO_OPENID_PREFIX, "oSIM")
 
 TRAVEL_HOUR = "09:00"
 MAX_DAYS_AHEAD = 3 * 366
@@ -52,9 +55,13 @@ def check_day(day: date, now: datetime) -> datetime:
 
 
 def travel(sessions: sessionmaker[Session], settings, day: date) -> TravelSummary:
-    if not settings.sandbox:
+    if not settings.simulator_available:
         raise TravelError("只有沙盒环境可以跳转时间")
     at = check_day(day, utcnow())
+    with sessions() as session:
+        real = {kind: n for kind, n in foreign_rows(session, SANDBOX_PREFIXES).items() if kind != "activities"}
+    if real:  # jobs and staff alerts of real people must never be moved or marked sent
+        raise TravelError("数据库中有真实用户的数据，不能跳转时间")
     ensure_seeded(sessions)
     _start_watermarks(sessions)
     results = run_due(sessions, at)

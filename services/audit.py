@@ -19,6 +19,8 @@ ACTION_LABELS = {
     "logout": "退出登录",
     "reveal": "查看完整信息",
     "export": "导出",
+    "personal.export": "导出个人信息",
+    "personal.erase": "删除个人信息",
     "request.accept": "受理求助",
     "request.transfer": "转办求助",
     "request.assign": "指派求助",

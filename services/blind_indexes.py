@@ -7,15 +7,18 @@ finds nothing to do.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from sqlalchemy import Text, and_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from models.beneficiary import Beneficiary, Household
 from models.help_request import HelpRequest
+from models.encrypted import blind_index, key_id_of
 from models.volunteer import Volunteer
 
 # (model, encrypted attribute, its blind index column)
 INDEXED = (
+    (Volunteer, "name", Volunteer.name_bi),
+    (Beneficiary, "name", Beneficiary.name_bi),
     (HelpRequest, "contact_phone", HelpRequest.contact_phone_bi),
     (Volunteer, "mobile", Volunteer.mobile_bi),
     (Beneficiary, "mobile", Beneficiary.mobile_bi),
@@ -25,9 +28,43 @@ INDEXED = (
 BATCH = 500
 
 
-def backfill(session: Session) -> int:
-    """Compute missing indexes; returns how many rows were updated. The caller commits."""
+# Columns that were plaintext before they were encrypted (revision 0009): (model, attribute, index kind)
+ONCE_PLAINTEXT = ((Volunteer, "name", "name"), (Beneficiary, "name", "name"))
+
+
+def _is_plaintext(stored: str) -> bool:
+    """Not a stored ciphertext: neither "<key id>$<token>" nor a bare Fernet token (version 0x80)."""
+    return key_id_of(stored) is None and not stored.startswith("gAAAAA")
+
+
+def encrypt_plaintext(session: Session) -> int:
+    """Encrypt values written before their column was encrypted; returns how many. The caller commits."""
     updated = 0
+    for model, attribute, kind in ONCE_PLAINTEXT:
+        table = model.__table__
+        column, pk = table.c[attribute], table.c.id
+        last_id = 0
+        while True:
+            rows = session.execute(
+                select(pk, type_coerce(column, Text)).where(pk > last_id).order_by(pk).limit(BATCH)
+            ).all()
+            if not rows:
+                break
+            for row_id, stored in rows:
+                if stored is not None and _is_plaintext(stored):
+                    # The column's type encrypts the value on the way in.
+                    session.execute(update(table).where(pk == row_id).values(
+                        {attribute: stored, f"{attribute}_bi": blind_index(stored, kind)}))
+                    updated += 1
+            last_id = rows[-1][0]
+    return updated
+
+
+def backfill(session: Session) -> int:
+    """Encrypt leftover plaintext, then compute missing indexes; returns how many rows were
+    updated. The caller commits."""
+    updated = encrypt_plaintext(session)
+    session.flush()
     for model, attribute, index_column in INDEXED:
         encrypted = getattr(model, attribute)
         last_id = 0

@@ -111,9 +111,13 @@ def is_demo_openid(openid: str | None) -> bool:
     return bool(openid) and openid.startswith(DEMO_OPENID_PREFIX)
 
 
-def foreign_rows(session: Session) -> dict[str, int]:
-    """Rows made by real users or staff, by kind: seed-demo refuses to delete these without --force."""
-    not_demo = lambda column: column.isnot(None) & ~column.startswith(DEMO_OPENID_PREFIX)  # noqa: E731
+def foreign_rows(session: Session, prefixes: tuple[str, ...] = (DEMO_OPENID_PREFIX,)) -> dict[str, int]:
+    """Rows made by real users or staff, by kind: seed-demo refuses to delete these without --force.
+
+    `prefixes`: the openids counted as invented (the simulator adds its own "oSIM" followers)."""
+    def not_demo(column):
+        invented = or_(*(column.startswith(prefix) for prefix in prefixes))
+        return column.isnot(None) & ~invented
     counts = {
         "volunteers": session.scalar(select(func.count()).select_from(Volunteer).where(not_demo(Volunteer.openid))),
         "registrations": session.scalar(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from models.help_request import OPEN_STATUSES, HandoverMessage, HelpRequest, RequestStatus, Urgency
 from models.outbox import OutboxMessage
 from models.staff_account import StaffAccount
-from services import help_requests, notifications, workflow
+from services import help_requests, military_terms, notifications, workflow
 from services.help_requests import RequestDetails, TransitionError
 from services.workflow import Notice
 
@@ -62,7 +62,7 @@ def open_thread(
 def record_incoming(
     session: Session, thread: HelpRequest, now: datetime, *, msg_type: str, text: str | None, media_id: str | None = None,
 ) -> HandoverMessage:
-    message = HandoverMessage(request_id=thread.id, direction="in", msg_type=msg_type, text=text,
+    message = HandoverMessage(request_id=thread.id, direction="in", msg_type=msg_type, text=military_terms.mask(text),
                               media_id=media_id, at=now)
     session.add(message)
     thread.waiting_since = thread.waiting_since or now

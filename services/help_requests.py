@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models.help_request import OPEN_STATUSES, HelpRequest, RequestStatus, Urgency
 from models.staff_account import StaffAccount
 from models.volunteer import Volunteer, VolunteerStatus
-from services import consents, notifications, numbers, status_events, workflow
+from services import consents, military_terms, notifications, numbers, status_events, workflow
 from services.local_time import SHANGHAI, local_instant
 from services.workdays import WorkCalendar
 from services.workflow import Notice, TransitionError  # noqa: F401  (re-exported for callers)
@@ -104,7 +104,7 @@ def submit(session: Session, openid: str, details: RequestDetails, now: datetime
         number=numbers.yearly_number(session, "SY", SUBJECT, now, width=6),
         openid=openid,
         category=details.category,
-        description=details.description,
+        description=military_terms.mask(details.description),  # PI-12, whatever the channel
         attachments=list(details.attachments),
         urgency=urgency,
         for_whom=details.for_whom,

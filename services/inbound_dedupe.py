@@ -47,6 +47,7 @@ class Claim:
     key: str
     msg_type: str
     event: str | None
+    sender_bi: str | None = None  # blind index of the openid (for 删除我的信息), never the openid
 
 
 class DedupeStore(Protocol):
@@ -76,6 +77,7 @@ class DatabaseDedupe:
                 dedupe_key=claim.key,
                 msg_type=claim.msg_type,
                 event=claim.event,
+                sender_bi=claim.sender_bi,
                 status=InboundStatus.PROCESSING,
                 received_at=now,
                 expires_at=now + self._ttl,

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.base import LabelledStrEnum
+from models.encrypted import blind_indexes
 from models.beneficiary import Beneficiary, Household, RegistrationStatus
 from models.volunteer import Volunteer, VolunteerStatus
 
@@ -69,9 +70,25 @@ def _beneficiaries(status: RegistrationStatus | None, town: str | None, scope: S
     return _where(query, scope)
 
 
+def exact_match(kind: str, text: str | None):
+    """A WHERE clause finding a person by the exact name, phone or ID number typed, through the
+    blind indexes (under every configured key while a rotation is part-way); None: no search."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    model = Volunteer if kind == VOLUNTEER else Beneficiary
+    clauses = [model.name_bi.in_(blind_indexes(text, "name"))]
+    if any(ch.isdigit() for ch in text):
+        clauses.append(model.mobile_bi.in_(blind_indexes(text, "phone")))
+        if model is Beneficiary:
+            clauses.append(Beneficiary.id_number_bi.in_(blind_indexes(text, "id")))
+    return or_(*clauses)
+
+
 def listing(
     session: Session, kind: str, *, status: LabelledStrEnum | None, town: str | None = None,
     scope: Sequence[Any] = (), page: int = 1, per_page: int = 50, newest_first: bool | None = None,
+    search: str | None = None,
 ) -> tuple[list[Any], int]:
     """One page of registrations and the total. By default pending ones oldest first (they
     wait longest) and any other status most recently changed first; `newest_first` sorts
@@ -80,6 +97,7 @@ def listing(
         query, model = _volunteers(status, town, scope), Volunteer
     else:
         query, model = _beneficiaries(status, town, scope), Beneficiary
+    query = _where(query, [exact_match(kind, search)])
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     if newest_first is True:
         order = (model.created_at.desc(), model.id.desc())

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.encrypted import blind_index
+from models.encrypted import blind_indexes
 from models.help_request import OPEN_STATUSES, HelpRequest, RequestStatus, Urgency
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 from models.staff_account import StaffAccount, StaffRole
@@ -101,7 +101,7 @@ def search_kind(text: str | None) -> str | None:
 def _search_clause(text: str):
     kind = search_kind(text)
     if kind == "phone":
-        return HelpRequest.contact_phone_bi == blind_index(text, "phone")
+        return HelpRequest.contact_phone_bi.in_(blind_indexes(text, "phone"))
     if kind != "number":
         return false()
     full = _FULL_NUMBER.fullmatch(text)
@@ -307,11 +307,11 @@ def staff_may_take(staff: StaffAccount, request: HelpRequest) -> bool:
 
 
 def volunteers_for(session: Session, town: str | None, limit: int = VOLUNTEER_CHOICES) -> list[Volunteer]:
-    """Approved volunteers, those of the request's township first, then by village and name."""
+    """Approved volunteers, those of the request's township first, then by village and number (names are encrypted)."""
     own_town_first = [case((Volunteer.town == town, 0), else_=1)] if town else []
     return list(session.scalars(
         select(Volunteer).where(Volunteer.status == VolunteerStatus.APPROVED)
-        .order_by(*own_town_first, Volunteer.town, Volunteer.village, Volunteer.name, Volunteer.id).limit(limit)
+        .order_by(*own_town_first, Volunteer.town, Volunteer.village, Volunteer.number, Volunteer.id).limit(limit)
     ))
 
 

@@ -35,6 +35,9 @@ MATRIX = {
     "看志愿者登记": ("GET", "/console/registrations/volunteer/{volunteer}", ALL, True),
     "审核志愿者": ("POST", "/console/registrations/volunteer/{volunteer}/reject", ACTORS, True),
     "显示志愿者完整号码": ("POST", "/console/registrations/volunteer/{volunteer}/reveal", ACTORS, True),
+    "导出志愿者个人信息": ("POST", "/console/registrations/volunteer/{volunteer}/personal-data/export", ACTORS, True),
+    # Without the typed confirmation: refused for its content (400), never carried out here.
+    "删除志愿者个人信息": ("POST", "/console/registrations/volunteer/{volunteer}/personal-data/erase", ADMIN, True),
     "看人工会话列表": ("GET", "/console/handover", ALL, False),
     "看人工会话": ("GET", "/console/handover/{thread}", ALL, True),
     "回复人工会话": ("POST", "/console/handover/{thread}/reply", ACTORS, True),

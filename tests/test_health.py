@@ -36,3 +36,27 @@ def test_redis_is_checked_when_configured(sqlite_url, tmp_path, apps, redis_url)
     assert good.json["redis"] == "ok"
     bad = apps(make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")).test_client().get("/healthz")
     assert bad.status_code == 503 and bad.json["redis"] == "unreachable"
+
+
+def test_strangers_get_only_the_status(sqlite_url, tmp_path, apps):
+    settings = make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    client = apps(settings).test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json == {"status": "error"}
+    proxied = apps(make_settings(sqlite_url, tmp_path)).test_client()
+    answer = proxied.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert answer.status_code == 200 and answer.json == {"status": "ok"}
+
+
+def test_a_console_admin_sees_the_detail_from_anywhere(sqlite_url, console):
+    from tests.console_kit import add_staff
+
+    app, sessions, client_for = console(sqlite_url)
+    add_staff(sessions, "boss", "admin")
+    add_staff(sessions, "clerk", "officer")
+    admin, officer = client_for("boss"), client_for("clerk")
+    for client in (admin, officer):
+        client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    assert admin.get("/healthz").json["schema_revision"] == head_revision()
+    assert officer.get("/healthz").json == {"status": "ok"}

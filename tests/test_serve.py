@@ -145,3 +145,28 @@ def test_routes_command_lists_the_webhook(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot", "routes"], cwd=ROOT, env=bot_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "/wechat" in result.stdout and "/healthz" in result.stdout
+
+
+def test_no_banner_and_security_headers_on_every_answer(tmp_path, server_factory):
+    """Issue 12: `Server: gunicorn` is not announced; every answer carries the security headers;
+    strangers' health answers are minimal (the test is on loopback, so it sees the detail)."""
+    server = server_factory(bot_env(tmp_path))
+    peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
+    answers = [
+        requests.get(server.url + "/healthz", timeout=5),
+        requests.get(server.url + "/console/login", timeout=5),
+        requests.get(server.url + "/nowhere", timeout=5),
+        post(server, peer, text_xml("你好")),
+        requests.post(server.url + "/wechat", params={**peer.sign_query(), "signature": "0" * 40}, data=b"<xml/>", timeout=5),
+    ]
+    for answer in answers:
+        assert "Server" not in answer.headers, answer.url
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["Referrer-Policy"] == "same-origin"
+    assert answers[1].headers["Cache-Control"] == "no-store"
+    database = tmp_path / "shuangyong.db"
+    assert database.stat().st_mode & 0o777 == 0o600
+    for sidecar in (tmp_path / "shuangyong.db-wal", tmp_path / "shuangyong.db-shm"):
+        if sidecar.exists():
+            assert sidecar.stat().st_mode & 0o777 == 0o600

@@ -31,7 +31,7 @@ ACTIVITY_CODE = "sim_spring_visit"
 def server(tmp_path_factory):
     configure_data_key(DATA_KEY)  # module-scoped: before the autouse fixture runs
     instance = tmp_path_factory.mktemp("simulator")
-    srv = Server(bot_env(instance, WECHAT_SANDBOX="1"))
+    srv = Server(bot_env(instance, WECHAT_SANDBOX="1", DEMO_MODE="1"))
     srv.sessions = make_session_factory(make_engine(f"sqlite:///{instance / 'shuangyong.db'}"))
     _seed(srv.sessions)
     yield srv

@@ -18,7 +18,7 @@ def test_the_simulator_does_not_exist_outside_the_sandbox(sqlite_url, tmp_path, 
 
 
 def test_the_sandbox_serves_the_page_with_the_menu(sqlite_url, tmp_path, apps):
-    client = apps(make_settings(sqlite_url, tmp_path)).test_client()
+    client = apps(make_settings(sqlite_url, tmp_path, DEMO_MODE=1)).test_client()
     page = client.get("/simulator/").get_data(as_text=True)
     for name in ("我要报名", "志愿者报名", "我要求助", "双拥服务", "联系我们", "新关注用户", "扫一扫", "跳转到这一天"):
         assert name in page
@@ -35,7 +35,7 @@ def test_the_sandbox_serves_the_page_with_the_menu(sqlite_url, tmp_path, apps):
     (["text"], "JSON 对象"),
 ])
 def test_send_refuses_bad_messages_and_writes_nothing(sqlite_url, tmp_path, apps, body, error):
-    client = apps(make_settings(sqlite_url, tmp_path)).test_client()
+    client = apps(make_settings(sqlite_url, tmp_path, DEMO_MODE=1)).test_client()
     before = count_rows(sqlite_url)
     response = client.post("/simulator/api/send", json=body)
     assert response.status_code == 400
@@ -49,7 +49,7 @@ def test_send_refuses_bad_messages_and_writes_nothing(sqlite_url, tmp_path, apps
     ({}, "请选择日期"),
 ])
 def test_time_travel_refuses_bad_days_and_runs_nothing(sqlite_url, tmp_path, apps, body, error):
-    client = apps(make_settings(sqlite_url, tmp_path)).test_client()
+    client = apps(make_settings(sqlite_url, tmp_path, DEMO_MODE=1)).test_client()
     before = count_rows(sqlite_url)
     response = client.post("/simulator/api/time-travel", json=body)
     assert response.status_code == 400 and error in response.get_json()["error"]
@@ -57,7 +57,7 @@ def test_time_travel_refuses_bad_days_and_runs_nothing(sqlite_url, tmp_path, app
 
 
 def test_pushes_refuses_a_bad_query(sqlite_url, tmp_path, apps):
-    client = apps(make_settings(sqlite_url, tmp_path)).test_client()
+    client = apps(make_settings(sqlite_url, tmp_path, DEMO_MODE=1)).test_client()
     assert client.get("/simulator/api/pushes?openid=oDEMO1&after=x").status_code == 400
     assert client.get("/simulator/api/pushes?openid=oDEMO1&after=0").get_json() == {"pushes": []}
 

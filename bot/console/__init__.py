@@ -2,7 +2,7 @@
 
 Views parse a form, call one service function, commit, and redirect; no business
 rule lives here. This module wires the blueprint: the database session of a request,
-sign-in (Flask-Login), CSRF (Flask-WTF), cookies and security headers.
+sign-in (Flask-Login), CSRF (Flask-WTF) and cookies (bot/security.py sets the headers).
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ blueprint = Blueprint(
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-# No inline script or style anywhere: every asset is a file served by the app (no CDN).
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -90,21 +87,6 @@ def _ids_in_range(_endpoint, values) -> None:
             abort(404)
 
 
-@blueprint.after_app_request
-def _security_headers(response):
-    if not request.path.startswith(blueprint.url_prefix):
-        return response
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if request.is_secure:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    if not request.path.startswith("/console/static/"):
-        response.headers["Cache-Control"] = "no-store"  # personal data must not linger in a shared PC's cache
-    return response
-
-
 # Each module adds its routes, filters and hooks to the blueprint when imported (once per process).
 from bot.console import templating  # noqa: E402
 
@@ -116,6 +98,7 @@ from bot.console import (  # noqa: E402,F401
     dashboard,
     deliveries,
     handover,
+    personal_data,
     registrations,
     requests,
 )

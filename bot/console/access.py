@@ -23,6 +23,8 @@ RULES: dict[str, frozenset[StaffRole]] = {
     "handover.reply": frozenset({ADMIN, OFFICER}),  # answer and close 人工 chats
     "reveal": frozenset({ADMIN, OFFICER}),  # show a full phone or ID number (audited)
     "export": frozenset({ADMIN, OFFICER}),  # Excel of a list (audited)
+    "personal.export": frozenset({ADMIN, OFFICER}),  # a person's copy of their data, on their request (audited)
+    "personal.erase": frozenset({ADMIN}),  # a person's deletion request carried out (audited)
     "outbox.view": frozenset({ADMIN}),  # the delivery log
     "outbox.manage": frozenset({ADMIN}),  # retry / cancel a push
     "audit.view": frozenset({ADMIN}),

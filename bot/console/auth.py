@@ -50,7 +50,7 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only a path inside the console: never an open redirect to another site."""
-    if (target and target.startswith("/console/") and target.isprintable() and "\\" not in target
+    if (target and target.startswith(("/console/", "/simulator/")) and target.isprintable() and "\\" not in target
             and "/../" not in target):  # a line break in a Location header is a crash (or a header injection)
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:

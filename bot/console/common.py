@@ -96,3 +96,4 @@ def query_args(**changes) -> str:
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     args.update({k: v for k, v in changes.items() if v is not None})
     return urlencode(args)
+

@@ -98,8 +98,9 @@ def registrations():
     town = request.args.get("town") or None
     order = request.args.get("order") if request.args.get("order") in ORDERS else ""
     number = page_number()
+    search = (request.args.get("q") or "").strip()[:40]
     items, total = registration_queries.listing(db(), kind, status=status, town=town, scope=_scope(kind),
-                                                page=number, per_page=PER_PAGE,
+                                                page=number, per_page=PER_PAGE, search=search,
                                                 newest_first={"": None, "oldest": False, "newest": True}[order])
     found = registration_queries.duplicates(
         db(), volunteers=items if kind == VOLUNTEER else (), beneficiaries=items if kind == BENEFICIARY else ())
@@ -107,7 +108,7 @@ def registrations():
         "console/registrations/list.html",
         kind=kind, kinds=KINDS, page=Page(items, total, number),
         status_options=[(s.value, s.label) for s in statuses] + [("all", "全部")], status=wanted,
-        town_options=[(t, t) for t in _towns()], town=town or "", order_options=ORDERS.items(), order=order,
+        town_options=[(t, t) for t in _towns()], town=town or "", search=search, order_options=ORDERS.items(), order=order,
         duplicates=found, skills_text=skills_text, categories_text=categories_text,
         availability=AVAILABILITY_LABELS, relations=RELATION_LABELS, town_arg=town, in_scope=_in_scope,
     )
@@ -138,7 +139,8 @@ def _list_town() -> str | None:
 
 
 def _render_volunteer(volunteer: Volunteer, *, status_code: int = 200, reason: str = "",
-                      reason_error: str | None = None, revealed: dict | None = None):
+                      reason_error: str | None = None, revealed: dict | None = None,
+                      erase_error: str | None = None):
     found = registration_queries.duplicates(db(), volunteers=[volunteer])
     flow = volunteers.FLOW
     return render_template(
@@ -151,12 +153,15 @@ def _render_volunteer(volunteer: Volunteer, *, status_code: int = 200, reason: s
         approve_text=volunteers.approve_notice(volunteer),
         reject_text=volunteers.reject_notice(volunteer, reason.strip() or REASON_PLACEHOLDER),
         reason=reason, reason_error=reason_error, revealed=revealed or {}, in_scope=_in_scope,
-        list_town=_list_town(), back=_back_url(VOLUNTEER),
+        list_town=_list_town(), back=_back_url(VOLUNTEER), erase_error=erase_error,
+        export_url=url_for("console.volunteer_personal_export", id=volunteer.id),
+        erase_url=url_for("console.volunteer_personal_erase", id=volunteer.id),
     ), status_code
 
 
 def _render_beneficiary(person: Beneficiary, *, status_code: int = 200, reason: str = "",
-                        reason_error: str | None = None, revealed: dict | None = None):
+                        reason_error: str | None = None, revealed: dict | None = None,
+                        erase_error: str | None = None):
     found = registration_queries.duplicates(db(), beneficiaries=[person])
     flow = beneficiaries.FLOW
     return render_template(
@@ -170,7 +175,9 @@ def _render_beneficiary(person: Beneficiary, *, status_code: int = 200, reason: 
         verify_text=beneficiaries.verify_notice(person),
         reject_text=beneficiaries.reject_notice(person, reason.strip() or REASON_PLACEHOLDER),
         reason=reason, reason_error=reason_error, revealed=revealed or {}, in_scope=_in_scope,
-        list_town=_list_town(), back=_back_url(BENEFICIARY),
+        list_town=_list_town(), back=_back_url(BENEFICIARY), erase_error=erase_error,
+        export_url=url_for("console.beneficiary_personal_export", id=person.id),
+        erase_url=url_for("console.beneficiary_personal_erase", id=person.id),
     ), status_code
 
 

@@ -1,4 +1,10 @@
-"""/simulator/: a WeChat-like chat page for the sandbox (registered only when settings.sandbox).
+"""/simulator/: a WeChat-like chat page for the sandbox (registered only when
+settings.simulator_available: the sandbox, with no AppSecret that could reach WeChat).
+
+Who may use it: a signed-in console admin, or, when `python -m bot demo` runs it
+(DEMO_MODE), a visitor on this machine's loopback. It speaks only as sandbox
+identities (openids starting oDEMO or oSIM), never as a real follower, and time
+travel refuses a database holding anything but demo data.
 
 The page never calls the handlers: every message goes over real HTTP to this
 server's /wechat, signed (and sealed in safe mode) as WeChat would send it, via
@@ -13,8 +19,10 @@ import secrets
 from datetime import date
 
 import requests
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from bot.console.access import can
 from bot.runtime import runtime
 from bot.simulator import data
 from bot.wechat import Rejected
@@ -27,9 +35,37 @@ blueprint = Blueprint(
 )
 log = logging.getLogger(__name__)
 
-OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SANDBOX_OPENID = re.compile(r"(?:oDEMO|oSIM)[A-Za-z0-9_-]{1,59}")  # the only identities it may speak as
+KEY = re.compile(r"[A-Za-z0-9_:-]{1,64}")
+LOOPBACK = ("127.0.0.1", "::1")
 MAX_TEXT = 600  # WeChat caps a text message at 600 characters
 WEBHOOK_TIMEOUT = 10  # seconds; the webhook answers within 5
+
+
+def _from_loopback() -> bool:
+    """The visitor is on this machine, with no proxy in between (a proxy adds X-Forwarded-For)."""
+    return request.remote_addr in LOOPBACK and "X-Forwarded-For" not in request.headers
+
+
+@blueprint.before_request
+def _only_admins():
+    settings = runtime().settings
+    if settings.demo_mode and _from_loopback():
+        return None
+    if can(current_user, "staff.manage"):
+        _release_console_session()
+        return None
+    if request.endpoint == "simulator.page" and not current_user.is_authenticated:
+        return redirect(url_for("console.login", next=request.path))
+    return jsonify(error="请以管理员身份登录控制台后使用模拟器"), 403
+
+
+def _release_console_session() -> None:
+    """Signing in looked the account up in the console's session; end that transaction now
+    (SQLite takes its write lock at BEGIN) so the simulator's own sessions can proceed."""
+    session = g.pop("console_db", None)
+    if session is not None:
+        session.close()
 
 
 @blueprint.get("/")
@@ -47,7 +83,7 @@ def users():
 def pushes():
     openid = request.args.get("openid", "")
     after = request.args.get("after", "0")
-    if not OPENID.fullmatch(openid) or not after.isdigit():
+    if not SANDBOX_OPENID.fullmatch(openid) or not after.isdigit() or len(after) > 18:
         return _bad("openid 或 after 参数不正确")
     with runtime().sessions() as session:
         return jsonify(pushes=data.pushes(session, openid, int(after)))
@@ -60,7 +96,7 @@ def send():
         return _bad("请求内容应为 JSON 对象")
     kind = body.get("type")
     openid = body.get("openid") or (f"oSIM{secrets.token_hex(8)}" if kind == "subscribe" else "")
-    if not isinstance(openid, str) or not OPENID.fullmatch(openid):
+    if not isinstance(openid, str) or not SANDBOX_OPENID.fullmatch(openid):
         return _bad("请先选择一位用户")
     try:
         xml = _inbound_xml(openid, kind, body)
@@ -102,7 +138,7 @@ def _inbound_xml(openid: str, kind, body: dict) -> str:
             raise ValueError(f"文字不能超过 {MAX_TEXT} 个字")
         return text_xml(openid, content)
     key = body.get("key")
-    if key is not None and (not isinstance(key, str) or not OPENID.fullmatch(key.replace(":", "_"))):
+    if key is not None and (not isinstance(key, str) or not KEY.fullmatch(key)):
         raise ValueError("key 参数不正确")
     if kind == "click" and key:
         return event_xml(openid, "CLICK", key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models.activity import Activity, ActivityStatus
@@ -11,22 +11,32 @@ from models.outbound import Follower, FollowerStatus, StaffOpenid
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 from models.volunteer import Volunteer
 from services.delivery_policy import text_of
+from services.demo_data import DEMO_OPENID_PREFIX
+
+SIMULATOR_OPENID_PREFIX = "oSIM"  # followers the simulator's 新关注用户 button creates
 
 MAX_USERS = 200
 MAX_PUSHES = 50
 
 
+def _sandbox(column):
+    return or_(column.startswith(DEMO_OPENID_PREFIX), column.startswith(SIMULATOR_OPENID_PREFIX))
+
+
 def users(session: Session) -> list[dict[str, str]]:
-    """Staff, volunteers, then other followers; labels carry no personal data (no names)."""
+    """Sandbox staff, volunteers, then other followers (never a real openid);
+    labels carry no personal data (no names)."""
     seen: dict[str, str] = {}
-    for openid in session.scalars(select(StaffOpenid.openid).order_by(StaffOpenid.id).limit(MAX_USERS)):
+    for openid in session.scalars(
+        select(StaffOpenid.openid).where(_sandbox(StaffOpenid.openid)).order_by(StaffOpenid.id).limit(MAX_USERS)
+    ):
         seen.setdefault(openid, f"工作人员 · {openid}")
     for number, openid in session.execute(
-        select(Volunteer.number, Volunteer.openid).where(Volunteer.openid.is_not(None)).order_by(Volunteer.id).limit(MAX_USERS)
+        select(Volunteer.number, Volunteer.openid).where(Volunteer.openid.is_not(None), _sandbox(Volunteer.openid)).order_by(Volunteer.id).limit(MAX_USERS)
     ):
         seen.setdefault(openid, f"志愿者 {number} · {openid}")
     for openid in session.scalars(
-        select(Follower.openid).where(Follower.status == FollowerStatus.ACTIVE).order_by(Follower.id).limit(MAX_USERS)
+        select(Follower.openid).where(Follower.status == FollowerStatus.ACTIVE, _sandbox(Follower.openid)).order_by(Follower.id).limit(MAX_USERS)
     ):
         seen.setdefault(openid, f"关注用户 · {openid}")
     return [{"openid": openid, "label": label} for openid, label in list(seen.items())[:MAX_USERS]]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from handlers.dialog import Answers, Field, Form, register, start
 from handlers.display import mask_mobile
-from handlers.fields import Option, free_text, mobile, person_name
+from handlers.fields import Invalid, Option, free_text, mobile, person_name
 from handlers.flows.common import consent_field, known_contact
 from handlers.message import Context
 from models.help_request import Urgency
-from services import consents, help_requests
+from services import consents, help_requests, military_terms
 from services.help_requests import RequestDetails
 
 CATEGORIES = tuple(Option(code, label, aliases) for code, label, aliases in (
@@ -28,8 +28,15 @@ FOR_WHOM = (Option("self", "本人"), Option("family", "家人"), Option("other"
 CONSENT = "为办理您的求助，我们将保存求助内容和联系方式，仅用于办理和回访，办结后保存3年。"
 
 
+MILITARY_WARNING = ("为保守军事秘密，请不要填写部队番号、驻地等信息（例如“XX部队”“X营”）。"
+                    "请去掉这部分内容后重新输入：")
+
+
 def _description(text: str) -> str:
-    return free_text(text, min_chars=4, max_chars=500, example="老人住房漏雨，需要维修")
+    value = free_text(text, min_chars=4, max_chars=500, example="老人住房漏雨，需要维修")
+    if military_terms.find(value):
+        raise Invalid(MILITARY_WARNING)
+    return value
 
 
 FIELDS = (

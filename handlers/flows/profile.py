@@ -1,10 +1,10 @@
-"""我的信息: the user's own records (phone and ID masked), 修改 with prefill, and
-删除我的信息 confirmed twice."""
+"""我的信息: the user's own records (phone and ID masked), 修改 with prefill,
+导出我的信息 (a copy of everything held), 撤回同意 and 删除我的信息 confirmed twice."""
 
 from __future__ import annotations
 
 from handlers.dialog import Answers, Field, Form, register, start
-from handlers.display import mask_id, mask_mobile
+from handlers.display import day, mask_id, mask_mobile
 from handlers.fields import Invalid, Option, normalize
 from handlers.flows import beneficiary, volunteer
 from handlers.message import Context
@@ -57,8 +57,95 @@ def show(ctx: Context) -> str:
         lines += _beneficiary_lines(person)
     if requests:
         lines.append(f"【求助】最近一件：{requests[0].number} {STATUS_LABELS[requests[0].status]}")
-    lines.append("回复“修改”更新信息；回复“删除我的信息”删除您的个人信息。")
+    lines.append("回复“修改”更新信息，“导出我的信息”查看全部内容。")
+    lines.append("不想再使用时，可回复“撤回同意”或“删除我的信息”。")
     return "\n".join(lines)
+
+
+# --- 导出我的信息 (PIPL Art. 45) --------------------------------------------------
+
+PURPOSE_LABELS = {"volunteer": "志愿者报名", "beneficiary": "优抚登记", "help_request": "求助"}
+EXPORT_REQUESTS = 5  # a chat reply stays short; staff export the rest from the console
+EXPORT_TEXT = 20
+
+
+def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[str]:
+    """Everything held about one person: the chat's 导出我的信息 and the console's export."""
+    lines: list[str] = []
+    if h.volunteer is not None:
+        v = h.volunteer
+        lines += [f"【志愿者】{v.number}（{volunteer.STATUS_TEXT[v.status]}）{day(v.created_at)}报名",
+                  f"姓名：{v.name}  手机：{v.mobile or '（无）'}", f"地区：{v.town} {v.village}",
+                  f"服务：{_labels(volunteer.SKILLS, v.skills)}；服务时长{v.service_minutes / 60:g}小时"]
+    for b in h.beneficiaries:
+        lines += [f"【优抚登记】{b.number}（{beneficiary.STATUS_TEXT[b.status]}）{day(b.created_at)}登记",
+                  f"姓名：{b.name}（{_labels(beneficiary.RELATIONS, [b.relation])}）  手机：{b.mobile or '（无）'}",
+                  f"类别：{_labels(beneficiary.CATEGORIES, [s.category.value for s in b.statuses])}",
+                  f"身份证：{(b.id_number if full_id else mask_id(b.id_number)) if b.id_number else '（无）'}",
+                  f"地址：{b.household.town} {b.household.village} {b.household.address or ''}".rstrip()]
+    if h.requests:
+        lines.append(f"【求助】共{len(h.requests)}件")
+        shown = h.requests if full_id else h.requests[-EXPORT_REQUESTS:]
+        for r in shown:
+            text = r.description or ""
+            text = text if full_id or len(text) <= EXPORT_TEXT else text[:EXPORT_TEXT] + "…"
+            lines.append(f"{r.number} {help_requests.category_label(r.category)} {STATUS_LABELS[r.status]}"
+                         f"（{day(r.created_at)}）{text}")
+    for c in h.consents:
+        state = f"，{day(c.withdrawn_at)}已撤回" if c.withdrawn_at else ""
+        lines.append(f"【同意】{PURPOSE_LABELS.get(c.purpose, c.purpose)} 告知书{c.version}版，{day(c.granted_at)}同意{state}")
+    if h.signups or h.handover_messages:
+        lines.append(f"【其他】活动报名{h.signups}次；人工对话{h.handover_messages}条")
+    return lines
+
+
+def export(ctx: Context) -> str:
+    held = personal_data.holdings(ctx.session, ctx.message.openid)
+    if held.empty:
+        return "我们没有保存您的个人信息。"
+    return "\n".join(["您的信息副本：", *export_lines(held),
+                      "身份证号只显示首尾四位；如需完整副本，请回复“人工”联系工作人员。"])
+
+
+# --- 撤回同意 (PIPL Art. 15) -------------------------------------------------------
+
+WITHDRAW_EFFECT = {
+    "volunteer": "退出志愿者队伍，您的姓名、手机号将被删除",
+    "beneficiary": "优抚登记失效，登记的姓名、手机号、身份证号和地址将被删除",
+    "help_request": "未办结的求助将停止办理，求助内容和联系方式将被删除",
+}
+
+
+def _consent_options(ctx: Context) -> list[Option]:
+    return [Option(c.purpose, PURPOSE_LABELS.get(c.purpose, c.purpose))
+            for c in personal_data.active_consents(ctx.session, ctx.message.openid)]
+
+
+def _withdraw(ctx: Context, a: Answers) -> str:
+    if a.get("sure") != "yes":
+        return "好的，您的同意没有撤回。"
+    personal_data.withdraw(ctx.session, ctx.message.openid, a["purpose"], ctx.now)
+    return (f"已撤回您对“{PURPOSE_LABELS[a['purpose']]}”的同意，"
+            f"{WITHDRAW_EFFECT[a['purpose']]}。\n撤回前已经办理的事项不受影响。")
+
+
+WITHDRAW = register(Form(
+    "withdraw_consent", "撤回同意",
+    (
+        Field("purpose", "事项", "您要撤回哪一项同意？", options=lambda ctx, a: _consent_options(ctx)),
+        Field("sure", "确认",
+              lambda ctx, a: f"撤回后，{WITHDRAW_EFFECT[a['purpose']]}。确定撤回吗？",
+              options=(Option("yes", "确定撤回"), Option("no", "不撤回了"))),
+    ),
+    _withdraw,
+    confirm=False,
+))
+
+
+def withdraw(ctx: Context) -> str:
+    if not _consent_options(ctx):
+        return "您目前没有需要撤回的同意。"
+    return start(ctx, WITHDRAW)
 
 
 # --- 修改 ----------------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""Privacy commands: `rotate-keys` (re-encrypt under the current key) and `retention`
+(purge and anonymise what is kept longer than the policy allows)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import _prepare_database, cli, open_database
+from config import Settings
+
+
+@cli.command("rotate-keys")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Rows per transaction; an interrupted run is simply started again.")
+def rotate_keys(batch: int) -> None:
+    """Re-encrypt every personal field with the first key of DATA_ENCRYPTION_KEY.
+
+    Put the new key first and keep the old ones after it ("new:KEY,old:KEY"); restart the
+    web, scheduler and worker with that setting, then run this. Afterwards the old key may
+    be dropped from the setting (keep it with the backups made before)."""
+    from services.blind_indexes import backfill
+    from services.key_rotation import remaining, rotate
+
+    settings = Settings.from_env()
+    _prepare_database(settings)
+    with open_database(settings) as (_settings, _engine, sessions):
+        with sessions.begin() as session:
+            backfill(session)  # plaintext left from before encryption: encrypt it first
+
+        def progress(table: str, done: int) -> None:
+            click.echo(f"  {table}: {done} rows re-encrypted", err=True)
+
+        report = rotate(sessions, batch=batch, progress=progress)
+        with sessions() as session:
+            left = remaining(session)
+    click.echo(f"key {report.key_id}: {report.total_rows} rows ({report.values} values) re-encrypted "
+               f"in {report.batches} batches; values under other keys: {sum(left.values())}")
+    if left:
+        raise click.ClickException(f"values still under other keys: {left}")
+
+
+@cli.command("retention")
+def retention() -> None:
+    """Purge transcripts, form drafts and dedupe records past RETENTION_DAYS and anonymise requests
+    closed more than CLOSED_REQUEST_RETENTION_YEARS ago (the scheduler does this every night)."""
+    from models import utcnow
+    from services import retention as policy
+
+    settings = Settings.from_env()
+    with open_database(settings) as (settings, _engine, sessions):
+        with sessions.begin() as session:
+            result = policy.apply(session, utcnow(), policy.RetentionPolicy.from_settings(settings))
+    click.echo(result.line())
