@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter as Tally
+from pathlib import Path
 
 import pytest
 import requests
@@ -159,8 +160,9 @@ class Lines:
 def running_demo(tmp_path_factory):
     instance = tmp_path_factory.mktemp("demo")
     env, port = demo_env(instance), free_port()
+    errors = open(instance / "demo-stderr.log", "w")  # the processes' log lines, shown when a test fails
     process = subprocess.Popen([sys.executable, "-m", "bot", "demo", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=errors, text=True)
     output = Lines(process.stdout)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -179,6 +181,13 @@ def running_demo(tmp_path_factory):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
+        errors.close()
+
+
+def problems(env) -> str:
+    """Warnings, errors and tracebacks the demo's processes logged (no personal data is logged)."""
+    text = (Path(env["INSTANCE_DIR"]) / "demo-stderr.log").read_text(errors="replace")
+    return "\n".join(line for line in text.splitlines() if '"level": "info"' not in line)[-4000:]
 
 
 @pytest.mark.slow
@@ -221,7 +230,10 @@ def test_chat_talks_to_the_server_and_shows_pushes(running_demo):
         lines.wait_for("^9 联系我们$")
         queued = bot(env, "notify", "--openid", "oDEMOchatter01", "--text", "明天上午九点社区有拥军慰问活动")
         assert queued.returncode == 0, queued.stderr
-        lines.wait_for("^公众号（推送）：明天上午九点社区有拥军慰问活动$", timeout=60)
+        try:
+            lines.wait_for("^公众号（推送）：明天上午九点社区有拥军慰问活动$", timeout=60)
+        except AssertionError as missing:
+            raise AssertionError(f"{missing}\n--- the demo's processes logged:\n{problems(env)}") from None
         chat.stdin.write("/menu 99\n")
         chat.stdin.flush()
         lines.wait_for(r"请输入 /menu 1 到 /menu 9")
@@ -233,8 +245,8 @@ def test_chat_talks_to_the_server_and_shows_pushes(running_demo):
 
 @pytest.mark.slow
 def test_demo_stops_everything_on_sigterm(running_demo):
-    _env, url, _output, process = running_demo
+    env, url, _output, process = running_demo
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == 0, problems(env)
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/healthz", timeout=2)
