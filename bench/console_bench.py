@@ -83,17 +83,19 @@ def load(url: str, requests: int, people: int, events: int) -> None:
               ((i, TOWNS[i % 20], f"村{i % 97:02d}", naive) for i in range(1, people + 1)))
         phone = encrypt_text("17000000000")  # one ciphertext reused: loading speed, not realism of bytes
         _copy(raw, "beneficiary",
-              ("id", "number", "household_id", "name", "mobile", "mobile_bi", "relation", "status", "registered_by",
-               "created_at", "updated_at"),
-              ((i, f"YF2026-{i:06d}", i, f"虚构{i}", phone, blind_index(f"170{i:08d}", "phone"), "self",
+              ("id", "number", "household_id", "name", "name_bi", "mobile", "mobile_bi", "relation", "status",
+               "registered_by", "created_at", "updated_at"),
+              ((i, f"YF2026-{i:06d}", i, encrypt_text(f"虚构{i}"), blind_index(f"虚构{i}", "name"), phone,
+                blind_index(f"170{i:08d}", "phone"), "self",
                 "pending" if i % 40 == 0 else "verified", f"oBenchPerson{i:06d}", naive, naive)
                for i in range(1, people + 1)))
         _copy(raw, "beneficiary_status", ("beneficiary_id", "category"),
               ((i, rng.choice(("MARTYR_F", "DISABLED", "DEMOB_OLD", "VETERAN"))) for i in range(1, people + 1)))
         _copy(raw, "volunteer",
-              ("number", "openid", "name", "mobile_bi", "town", "village", "skills", "availability", "status",
-               "service_minutes", "created_at", "updated_at"),
-              ((f"ZY2026-{i:05d}", f"oBenchVol{i:05d}", f"志愿者{i}", blind_index(f"171{i:08d}", "phone"),
+              ("number", "openid", "name", "name_bi", "mobile_bi", "town", "village", "skills", "availability",
+               "status", "service_minutes", "created_at", "updated_at"),
+              ((f"ZY2026-{i:05d}", f"oBenchVol{i:05d}", encrypt_text(f"志愿者{i}"), blind_index(f"志愿者{i}", "name"),
+                blind_index(f"171{i:08d}", "phone"),
                 TOWNS[i % 20], "村00", "[]", "weekend", "pending" if i % 10 == 0 else "approved", 0, naive, naive)
                for i in range(1, 2001)))
         name, description = encrypt_text("王某某"), encrypt_text("老人住房漏雨，需要维修，联系过村里还没有解决。")
