@@ -31,7 +31,7 @@ ERASED_NAME = "（已删除）"
 ERASED_RECIPIENT = "erased"
 ERASED_NOTE = "本人删除信息"
 WITHDRAWN_NOTE = "本人撤回同意"
-PURPOSES = ("volunteer", "beneficiary", "help_request")
+PURPOSES = ("volunteer", "beneficiary", "guardian", "help_request")
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,13 @@ def withdraw(session: Session, openid: str, purpose: str, now: datetime) -> int:
         _erase_beneficiaries(session, people, now, WITHDRAWN_NOTE)
         care_pairs.forget(session, now, household_ids=[p.household_id for p in people])
         return len(people)
+    if purpose == "guardian":
+        # Without the guardian's consent a child's registration cannot be kept (PIPL Art. 31).
+        children = [p for p in beneficiaries.registered_by(session, openid)
+                    if beneficiaries.is_child(p.id_number, now.date())]
+        _erase_beneficiaries(session, children, now, WITHDRAWN_NOTE)
+        care_pairs.forget(session, now, household_ids=[p.household_id for p in children])
+        return len(children)
     if purpose == "help_request":
         return len(_erase_requests(session, openid, now, WITHDRAWN_NOTE))
     raise ValueError(f"unknown purpose {purpose!r}")

@@ -64,7 +64,9 @@ def show(ctx: Context) -> str:
 
 # --- 导出我的信息 (PIPL Art. 45) --------------------------------------------------
 
-PURPOSE_LABELS = {"volunteer": "志愿者报名", "beneficiary": "优抚登记", "help_request": "求助"}
+PURPOSE_LABELS = {
+    "volunteer": "志愿者报名", "beneficiary": "优抚登记", "guardian": "监护人同意（未满14周岁的孩子）", "help_request": "求助",
+}
 EXPORT_REQUESTS = 5  # a chat reply stays short; staff export the rest from the console
 EXPORT_TEXT = 20
 
@@ -112,6 +114,7 @@ def export(ctx: Context) -> str:
 WITHDRAW_EFFECT = {
     "volunteer": "退出志愿者队伍，您的姓名、手机号将被删除",
     "beneficiary": "优抚登记失效，登记的姓名、手机号、身份证号和地址将被删除",
+    "guardian": "未满14周岁孩子的优抚登记失效，孩子的信息将被删除",
     "help_request": "未办结的求助将停止办理，求助内容和联系方式将被删除",
 }
 
