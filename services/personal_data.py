@@ -58,6 +58,24 @@ class Holdings:
         return self.volunteer is None and not self.beneficiaries and not self.requests and not self.consents
 
 
+def categories_held(h: Holdings) -> list[str]:
+    """The data categories (services/lawful_basis.py) held about a person, for their basis."""
+    held = ["wechat"]
+    if h.volunteer is not None:
+        held.append("volunteer")
+    if h.beneficiaries:
+        held.append("beneficiary")
+    if any(b.id_number for b in h.beneficiaries):
+        held.append("id_number")
+    if any(c.purpose == "guardian" and c.withdrawn_at is None for c in h.consents):
+        held.append("child")
+    if h.requests:
+        held.append("help_request")
+    if h.beneficiaries or h.requests:
+        held.append("casework")
+    return held
+
+
 def holdings(session: Session, openid: str) -> Holdings:
     requests = list(session.scalars(select(HelpRequest).where(HelpRequest.openid == openid).order_by(HelpRequest.id)))
     handover_messages = 0

@@ -172,7 +172,8 @@ def test_a_parent_registers_a_child_under_14_with_the_guardians_consent(new_chat
     assert set(records) == {"beneficiary", "guardian"}
     assert records["guardian"].version == "2026-1" and records["guardian"].openid == "oParent1"
     assert records["guardian"].granted_at is not None
-    chat.run([("导出我的信息", has("【同意】监护人同意（未满14周岁的孩子） 告知书2026-1版，12月7日（周一）同意"))])
+    chat.run([("导出我的信息", has("【同意】监护人同意（未满14周岁的孩子） 告知书2026-1版，12月7日（周一）同意",
+                                   "未满14周岁孩子的登记信息：孩子监护人的同意（个人信息保护法第三十一条）"))])
 
 
 def test_without_the_guardians_consent_nothing_about_the_child_is_stored(new_chat, db):

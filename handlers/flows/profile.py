@@ -9,7 +9,7 @@ from handlers.fields import Invalid, Option, normalize
 from handlers.flows import beneficiary, volunteer
 from handlers.message import Context
 from models.volunteer import VolunteerStatus
-from services import beneficiaries, help_requests, personal_data, volunteers
+from services import beneficiaries, help_requests, lawful_basis, personal_data, volunteers
 from services.help_requests import STATUS_LABELS
 
 NOTHING = "您还没有登记信息。回复“志愿者报名”或“优抚登记”开始。"
@@ -98,6 +98,8 @@ def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[st
         lines.append(f"【同意】{PURPOSE_LABELS.get(c.purpose, c.purpose)} 告知书{c.version}版，{day(c.granted_at)}同意{state}")
     if h.signups or h.handover_messages:
         lines.append(f"【其他】活动报名{h.signups}次；人工对话{h.handover_messages}条")
+    lines.append("【处理依据】")
+    lines += lawful_basis.lines(personal_data.categories_held(h), "chat")
     return lines
 
 
