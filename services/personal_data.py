@@ -191,6 +191,11 @@ def erase_beneficiary(session: Session, person: Beneficiary, now: datetime) -> N
     care_pairs.forget(session, now, household_ids=[person.household_id])
 
 
+def forget_cached_replies(dedupe, openid: str) -> int:
+    """Cached webhook replies outside the database (a Redis dedupe store) may quote the person."""
+    return dedupe.forget_sender(blind_indexes(openid, "openid")) if dedupe is not None else 0
+
+
 def erase(session: Session, openid: str, now: datetime) -> Erased:
     volunteer = volunteers.find(session, openid)
     if volunteer is not None:
@@ -221,8 +226,8 @@ def erase(session: Session, openid: str, now: datetime) -> Erased:
     # The conversation_state row is the chat's per-user lock, held by this very message: the form is
     # cleared by the dialog engine, and the bare row (openid only) goes with the nightly retention run.
     session.execute(delete(Follower).where(Follower.openid == openid))
-    # Replies cached for WeChat's retries may quote the person (a Redis dedupe store keeps them
-    # only until DEDUPE_TTL_SECONDS instead).
+    # Replies cached for WeChat's retries may quote the person (a Redis dedupe store: the
+    # caller also runs forget_cached_replies).
     session.execute(update(InboundMessage).where(InboundMessage.sender_bi.in_(blind_indexes(openid, "openid")))
                     .values(reply=None))
     return Erased(volunteer=volunteer is not None, beneficiaries=len(people), requests=len(requests))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, request, url_for
 
 from bot.console import blueprint, db
+from bot.runtime import runtime
 from bot.console.access import require
 from bot.console.common import commit, now, record
 from bot.console.registrations import BENEFICIARY, VOLUNTEER, _beneficiary_or_404, _render_beneficiary, _render_volunteer, _volunteer_or_404
@@ -61,6 +62,7 @@ def volunteer_personal_erase(id: int):
         return _render_volunteer(volunteer, status_code=400, erase_error=f"请输入“{CONFIRM_WORDS}”四个字后再删除。")
     if volunteer.openid:
         personal_data.erase(db(), volunteer.openid, now())
+        personal_data.forget_cached_replies(runtime().dedupe, volunteer.openid)
     else:
         personal_data.erase_volunteer(db(), volunteer, now())
     record("personal.erase", subject=VOLUNTEER, subject_id=volunteer.id)
@@ -79,6 +81,7 @@ def beneficiary_personal_erase(id: int):
     linked = person.registered_by is not None
     if linked:
         personal_data.erase(db(), person.registered_by, now())
+        personal_data.forget_cached_replies(runtime().dedupe, person.registered_by)
     else:
         personal_data.erase_beneficiary(db(), person, now())
     record("personal.erase", subject=BENEFICIARY, subject_id=person.id)

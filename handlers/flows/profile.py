@@ -208,6 +208,7 @@ def _erase(ctx: Context, a: Answers) -> str:
     if a["first"] != "yes":
         return "好的，您的信息没有删除。"
     personal_data.erase(ctx.session, ctx.message.openid, ctx.now)
+    personal_data.forget_cached_replies(ctx.dedupe, ctx.message.openid)
     return (
         "您的个人信息已删除。\n"
         "为统计服务情况，我们保留了不含个人信息的匿名记录（求助类别和办理结果、活动人数、优抚类别），"
