@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
 from services import consents, numbers, status_events, workflow
+from services.local_time import local_date
 from services.workflow import Notice, TransitionError
 
 SUBJECT = "beneficiary"
@@ -89,7 +90,7 @@ def find_same_person(session: Session, openid: str, name: str) -> Beneficiary | 
 
 def _check_guardian(details: BeneficiaryDetails, now: datetime) -> bool:
     """True when the person is a child under 14 (and the guardian agreed); raises without consent."""
-    if not is_child(details.id_number, now.date()):
+    if not is_child(details.id_number, local_date(now)):
         return False
     if not details.guardian_consent:
         raise GuardianConsentMissing("guardian consent required for a child under 14")

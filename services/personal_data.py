@@ -26,6 +26,7 @@ from models.outbound import Follower
 from models.status_event import StatusEvent
 from models.volunteer import Volunteer, VolunteerStatus
 from services import beneficiaries, care_pairs, help_requests, status_events, volunteers
+from services.local_time import local_date
 
 ERASED_NAME = "（已删除）"
 ERASED_RECIPIENT = "erased"
@@ -126,7 +127,7 @@ def withdraw(session: Session, openid: str, purpose: str, now: datetime) -> int:
     if purpose == "guardian":
         # Without the guardian's consent a child's registration cannot be kept (PIPL Art. 31).
         children = [p for p in beneficiaries.registered_by(session, openid)
-                    if beneficiaries.is_child(p.id_number, now.date())]
+                    if beneficiaries.is_child(p.id_number, local_date(now))]
         _erase_beneficiaries(session, children, now, WITHDRAWN_NOTE)
         care_pairs.forget(session, now, household_ids=[p.household_id for p in children])
         return len(children)

@@ -14,6 +14,7 @@ from handlers.message import Context
 from models.beneficiary import RegistrationStatus
 from services import beneficiaries, consents
 from services.beneficiaries import NEEDS_ID_NUMBER, BeneficiaryDetails
+from services.local_time import local_date
 
 RELATIONS = (
     Option("self", "本人"),
@@ -169,7 +170,7 @@ EDIT_FORM = register(
 def begin(ctx: Context) -> str:
     known = known_contact(ctx)
     return start(ctx, FORM, prefill={k: known[k] for k in ("mobile", "town", "village") if k in known},
-                 answers={TODAY: ctx.now.date().isoformat()})
+                 answers={TODAY: local_date(ctx.now).isoformat()})
 
 
 def begin_changes(ctx: Context, person) -> str:
@@ -177,7 +178,7 @@ def begin_changes(ctx: Context, person) -> str:
         "id": person.id, "relation": person.relation, "name": person.name,
         "categories": [s.category.value for s in person.statuses], "mobile": person.mobile,
         "town": person.household.town, "village": person.household.village,
-        "address": person.household.address, "consent": True, TODAY: ctx.now.date().isoformat(),
+        "address": person.household.address, "consent": True, TODAY: local_date(ctx.now).isoformat(),
     }
     if person.id_number:
         current["id_number"] = person.id_number
