@@ -49,14 +49,19 @@ class GuardianConsentMissing(ValueError):
     """A child under 14 without the guardian's consent: nothing is stored."""
 
 
-def age_on(id_number: str, today: date) -> int:
-    """Full years of age on `today` of the holder of a valid ID number (birth date: characters 7–14)."""
-    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+def age_on(id_number: str, today: date) -> int | None:
+    """Full years of age on `today` from the birth date in an ID number (characters 7–14);
+    None when the number holds no date (an old roster entry, a 15-digit number)."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def is_child(id_number: str | None, today: date) -> bool:
-    return bool(id_number) and age_on(id_number, today) < CHILD_AGE
+    age = age_on(id_number, today) if id_number and len(id_number) == 18 else None
+    return age is not None and age < CHILD_AGE
 
 
 @dataclass(frozen=True)

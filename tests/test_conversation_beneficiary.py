@@ -221,3 +221,13 @@ def test_withdrawing_the_guardians_consent_erases_the_childs_registration(new_ch
     ])
     [person] = db.scalars(select(Beneficiary))
     assert person.id_number is None and person.name != "王小明"
+
+
+def test_a_roster_id_number_without_a_valid_date_is_not_taken_for_a_child(db, clock):
+    from services import beneficiaries
+    details = beneficiaries.BeneficiaryDetails("self", "赵老兵", ["VETERAN"], "13912345678", "城关镇", "河口村",
+                                               "河口村3组12号", "110105194913310021")  # month 13: an old entry
+    with db.session() as session:
+        beneficiaries.register(session, "oRoster1", details, clock.now)
+        session.commit()
+    assert db.count(Beneficiary) == 1
