@@ -1,7 +1,10 @@
-"""Privacy commands: `rotate-keys` (re-encrypt under the current key) and `retention`
-(purge and anonymise what is kept longer than the policy allows)."""
+"""Privacy commands: `rotate-keys` (re-encrypt under the current key), `retention`
+(purge and anonymise what is kept longer than the policy allows), and encrypted `backup` /
+`restore`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -51,3 +54,40 @@ def retention() -> None:
         with sessions.begin() as session:
             result = policy.apply(session, utcnow(), policy.RetentionPolicy.from_settings(settings))
     click.echo(result.line())
+
+
+@cli.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The encrypted backup file to write (created readable by its owner only).")
+def backup_command(out: Path) -> None:
+    """Write an encrypted copy of the database (SQLite: online backup; PostgreSQL: pg_dump).
+
+    Keep the data key apart from the backups: DATA_ENCRYPTION_KEY opens them."""
+    from bot.backup import BackupError, backup
+
+    settings = Settings.from_env()
+    with open_database(settings) as (settings, _engine, _sessions):
+        try:
+            kind = backup(settings.database_url, out)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written: {out} ({kind}, {out.stat().st_size} bytes, encrypted)")
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a database that already holds tables.")
+def restore_command(backup_file: Path, force: bool) -> None:
+    """Restore an encrypted backup made by `backup` into DATABASE_URL (stop the bot first)."""
+    from bot.backup import BackupError, is_empty, restore
+
+    settings = Settings.from_env()
+    with open_database(settings) as (settings, engine, _sessions):
+        if not is_empty(engine) and not force:
+            raise click.ClickException("the database is not empty: add --force to overwrite it")
+        engine.dispose()
+        try:
+            kind = restore(settings.database_url, backup_file)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"restored from {backup_file} ({kind})")

@@ -166,7 +166,7 @@ class _ReplyJob:
                 return False, None
             # Every message counts for the outbound side (reply window, unfollows, reports).
             followers.observe(session, incoming, utcnow())
-            reply = dispatch(Context(incoming, session, rt.clock(), rt.settings), rt.routes)
+            reply = dispatch(Context(incoming, session, rt.clock(), rt.settings, dedupe=rt.dedupe), rt.routes)
             rt.dedupe.complete(self.key, reply, session)
             session.commit()
         if random.random() < PRUNE_PROBABILITY:

@@ -43,3 +43,4 @@ class Context:
     now: datetime
     settings: Any = None  # config.Settings; None in bare unit tests means the defaults
     state: Any = None  # models.conversation.ConversationState once dispatch has locked it
+    dedupe: Any = None  # services.inbound_dedupe store (删除我的信息 clears its cached replies)

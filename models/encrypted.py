@@ -59,6 +59,17 @@ def configure_data_key(spec: str) -> None:
     _keys = parse_data_keys(spec)
 
 
+def data_key(key_id: str | None = None) -> DataKey:
+    """The current key, or the configured key of that id (KeyError when not configured)."""
+    keys = _configured()
+    if key_id is None:
+        return keys[0]
+    found = next((k for k in keys if k.id == key_id), None)
+    if found is None:
+        raise KeyError(key_id)
+    return found
+
+
 def current_key_id() -> str:
     return _configured()[0].id
 

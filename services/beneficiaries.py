@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
 from services import consents, numbers, status_events, workflow
+from services.local_time import local_date
 from services.workflow import Notice, TransitionError
 
 SUBJECT = "beneficiary"
@@ -39,6 +40,30 @@ NEEDS_ID_NUMBER = frozenset(
 )
 
 
+# PIPL Art. 31 (PI-4): a child under 14's data needs the consent of a parent or other guardian.
+CHILD_AGE = 14
+GUARDIAN = "guardian"
+
+
+class GuardianConsentMissing(ValueError):
+    """A child under 14 without the guardian's consent: nothing is stored."""
+
+
+def age_on(id_number: str, today: date) -> int | None:
+    """Full years of age on `today` from the birth date in an ID number (characters 7–14);
+    None when the number holds no date (an old roster entry, a 15-digit number)."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def is_child(id_number: str | None, today: date) -> bool:
+    age = age_on(id_number, today) if id_number and len(id_number) == 18 else None
+    return age is not None and age < CHILD_AGE
+
+
 @dataclass(frozen=True)
 class BeneficiaryDetails:
     relation: str  # self, spouse, child, parent, sibling, relative, grid
@@ -49,6 +74,7 @@ class BeneficiaryDetails:
     village: str
     address: str
     id_number: str | None
+    guardian_consent: bool = False  # the registrant is the child's guardian and agreed (under-14s)
 
 
 def registered_by(session: Session, openid: str) -> list[Beneficiary]:
@@ -67,7 +93,17 @@ def find_same_person(session: Session, openid: str, name: str) -> Beneficiary | 
     return next((b for b in registered_by(session, openid) if b.name == name), None)
 
 
+def _check_guardian(details: BeneficiaryDetails, now: datetime) -> bool:
+    """True when the person is a child under 14 (and the guardian agreed); raises without consent."""
+    if not is_child(details.id_number, local_date(now)):
+        return False
+    if not details.guardian_consent:
+        raise GuardianConsentMissing("guardian consent required for a child under 14")
+    return True
+
+
 def register(session: Session, openid: str, details: BeneficiaryDetails, now: datetime) -> Beneficiary:
+    child = _check_guardian(details, now)
     household = Household(town=details.town, village=details.village, address=details.address, created_at=now)
     person = Beneficiary(
         number=numbers.yearly_number(session, "YF", SUBJECT, now, width=4),
@@ -85,12 +121,16 @@ def register(session: Session, openid: str, details: BeneficiaryDetails, now: da
     session.add(person)
     session.flush()
     consents.grant(session, openid, SUBJECT, now)
+    if child:
+        consents.grant(session, openid, GUARDIAN, now)
     status_events.record(session, SUBJECT, person.id, RegistrationStatus.PENDING, at=now)
     return person
 
 
 def update_details(session: Session, person: Beneficiary, details: BeneficiaryDetails, now: datetime) -> None:
     """Corrections from the person; a verified record goes back to staff for a check."""
+    if _check_guardian(details, now) and not consents.has_current(session, person.registered_by or "", GUARDIAN):
+        consents.grant(session, person.registered_by, GUARDIAN, now)
     person.name = details.name
     person.mobile = details.mobile
     person.id_number = details.id_number

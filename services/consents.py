@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from models.consent import ConsentRecord
 
 # The versions of the consent notices shown in the chat; bump one when its text changes.
-NOTICE_VERSIONS = {"volunteer": "2026-1", "beneficiary": "2026-1", "help_request": "2026-1"}
+# "guardian": a parent's or guardian's consent for a child under 14 (PIPL Art. 31, PI-4).
+NOTICE_VERSIONS = {"volunteer": "2026-1", "beneficiary": "2026-1", "help_request": "2026-1", "guardian": "2026-1"}
 
 
 def grant(session: Session, openid: str, purpose: str, now: datetime) -> ConsentRecord:

@@ -61,6 +61,8 @@ class DedupeStore(Protocol):
 
     def prune(self, now: datetime) -> int: ...
 
+    def forget_sender(self, sender_bis: list[str]) -> int: ...
+
 
 class DatabaseDedupe:
     """Claims as rows of `inbound_message`; the unique key holds across processes."""
@@ -117,9 +119,17 @@ class DatabaseDedupe:
             result = session.execute(delete(InboundMessage).where(InboundMessage.expires_at < now))
         return result.rowcount or 0
 
+    def forget_sender(self, sender_bis: list[str]) -> int:
+        return 0  # services.personal_data.erase blanks the rows in its own transaction
+
 
 class RedisDedupe:
-    """Claims as Redis keys with a TTL: `SET NX` is atomic across processes and hosts."""
+    """Claims as Redis keys with a TTL: `SET NX` is atomic across processes and hosts.
+
+    Each sender's claims are also listed in a set named by the sender's blind index (the
+    keyed hash the database store keeps in `sender_bi`, never the openid), with the same
+    TTL, so that 删除我的信息 can find that person's cached replies (`forget_sender`).
+    """
 
     PROCESSING = "\x00processing"
 
@@ -131,8 +141,34 @@ class RedisDedupe:
     def _name(self, key: str) -> str:
         return self._prefix + key
 
+    def _sender_set(self, sender_bi: str) -> str:
+        return f"{self._prefix}sender:{sender_bi}"
+
     def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
-        return bool(self._redis.set(self._name(claim.key), self.PROCESSING, nx=True, ex=self._ttl))
+        claimed = bool(self._redis.set(self._name(claim.key), self.PROCESSING, nx=True, ex=self._ttl))
+        if claimed and claim.sender_bi:
+            pipe = self._redis.pipeline()
+            pipe.sadd(self._sender_set(claim.sender_bi), claim.key)
+            pipe.expire(self._sender_set(claim.sender_bi), self._ttl)
+            pipe.execute()
+        return claimed
+
+    def forget_sender(self, sender_bis: list[str]) -> int:
+        """Delete the replies cached for one sender. Each claim stays (as an empty reply, until
+        its TTL) so that a late WeChat retry of an old message is still not run twice; a claim
+        still being processed (the erasing message itself) is left alone. Returns the count."""
+        blanked = 0
+        for sender_bi in sender_bis:
+            name = self._sender_set(sender_bi)
+            for member in self._redis.smembers(name):
+                key = self._name(member.decode() if isinstance(member, bytes) else member)
+                value = self._redis.get(key)
+                text = value.decode() if isinstance(value, bytes) else value
+                if text and text != self.PROCESSING:
+                    self._redis.set(key, NO_REPLY, xx=True, keepttl=True)
+                    blanked += 1
+            self._redis.delete(name)
+        return blanked
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
         value = encrypt_text(reply) if reply else NO_REPLY

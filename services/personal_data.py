@@ -26,12 +26,13 @@ from models.outbound import Follower
 from models.status_event import StatusEvent
 from models.volunteer import Volunteer, VolunteerStatus
 from services import beneficiaries, care_pairs, help_requests, status_events, volunteers
+from services.local_time import local_date
 
 ERASED_NAME = "（已删除）"
 ERASED_RECIPIENT = "erased"
 ERASED_NOTE = "本人删除信息"
 WITHDRAWN_NOTE = "本人撤回同意"
-PURPOSES = ("volunteer", "beneficiary", "help_request")
+PURPOSES = ("volunteer", "beneficiary", "guardian", "help_request")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,24 @@ class Holdings:
     @property
     def empty(self) -> bool:
         return self.volunteer is None and not self.beneficiaries and not self.requests and not self.consents
+
+
+def categories_held(h: Holdings) -> list[str]:
+    """The data categories (services/lawful_basis.py) held about a person, for their basis."""
+    held = ["wechat"]
+    if h.volunteer is not None:
+        held.append("volunteer")
+    if h.beneficiaries:
+        held.append("beneficiary")
+    if any(b.id_number for b in h.beneficiaries):
+        held.append("id_number")
+    if any(c.purpose == "guardian" and c.withdrawn_at is None for c in h.consents):
+        held.append("child")
+    if h.requests:
+        held.append("help_request")
+    if h.beneficiaries or h.requests:
+        held.append("casework")
+    return held
 
 
 def holdings(session: Session, openid: str) -> Holdings:
@@ -105,6 +124,13 @@ def withdraw(session: Session, openid: str, purpose: str, now: datetime) -> int:
         _erase_beneficiaries(session, people, now, WITHDRAWN_NOTE)
         care_pairs.forget(session, now, household_ids=[p.household_id for p in people])
         return len(people)
+    if purpose == "guardian":
+        # Without the guardian's consent a child's registration cannot be kept (PIPL Art. 31).
+        children = [p for p in beneficiaries.registered_by(session, openid)
+                    if beneficiaries.is_child(p.id_number, local_date(now))]
+        _erase_beneficiaries(session, children, now, WITHDRAWN_NOTE)
+        care_pairs.forget(session, now, household_ids=[p.household_id for p in children])
+        return len(children)
     if purpose == "help_request":
         return len(_erase_requests(session, openid, now, WITHDRAWN_NOTE))
     raise ValueError(f"unknown purpose {purpose!r}")
@@ -166,6 +192,11 @@ def erase_beneficiary(session: Session, person: Beneficiary, now: datetime) -> N
     care_pairs.forget(session, now, household_ids=[person.household_id])
 
 
+def forget_cached_replies(dedupe, openid: str) -> int:
+    """Cached webhook replies outside the database (a Redis dedupe store) may quote the person."""
+    return dedupe.forget_sender(blind_indexes(openid, "openid")) if dedupe is not None else 0
+
+
 def erase(session: Session, openid: str, now: datetime) -> Erased:
     volunteer = volunteers.find(session, openid)
     if volunteer is not None:
@@ -196,8 +227,8 @@ def erase(session: Session, openid: str, now: datetime) -> Erased:
     # The conversation_state row is the chat's per-user lock, held by this very message: the form is
     # cleared by the dialog engine, and the bare row (openid only) goes with the nightly retention run.
     session.execute(delete(Follower).where(Follower.openid == openid))
-    # Replies cached for WeChat's retries may quote the person (a Redis dedupe store keeps them
-    # only until DEDUPE_TTL_SECONDS instead).
+    # Replies cached for WeChat's retries may quote the person (a Redis dedupe store: the
+    # caller also runs forget_cached_replies).
     session.execute(update(InboundMessage).where(InboundMessage.sender_bi.in_(blind_indexes(openid, "openid")))
                     .values(reply=None))
     return Erased(volunteer=volunteer is not None, beneficiaries=len(people), requests=len(requests))

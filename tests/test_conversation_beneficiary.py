@@ -136,3 +136,98 @@ def test_self_registration_offers_the_volunteers_phone_and_area(new_chat, db):
         ("河口村3组12号", CONSENT),
         ("同意", has("登记人：本人", "类别：退役军人", "手机：139****5678", "村/社区：河口村")),
     ])
+
+
+# PI-4 (PIPL Art. 31): a child under 14 needs the guardian's own consent, recorded apart.
+CHILD_ID = "110105201805010024"  # born 2018-05-01: 8 years old on the tests' day
+GUARDIAN = (
+    "优抚对象未满14周岁。按照《个人信息保护法》，孩子的信息要由父母或其他监护人同意后才能保存。\n"
+    "您是孩子的监护人，并同意我们保存孩子的信息吗？\n1 我是监护人，同意\n2 我不是监护人"
+)
+NOT_GUARDIAN = (
+    "未满14周岁孩子的信息，需要父母或其他监护人同意才能登记，这次没有保存任何信息。\n"
+    "请让孩子的监护人用自己的微信登记，或回复“人工”请工作人员帮助。"
+)
+UP_TO_CHILD_ID = [
+    ("优抚登记", START),
+    ("4", "请问优抚对象本人的姓名？"),  # 父母 registering their child
+    ("王小明", CATEGORIES),
+    ("3", "请输入联系手机号："),  # 烈士遗属: the ID number is needed
+    ("13912345678", TOWNS), ("1", VILLAGES), ("3", has("详细地址")),
+    ("河口村3组12号", ID_QUESTION),
+]
+
+
+def test_a_parent_registers_a_child_under_14_with_the_guardians_consent(new_chat, db, clock):
+    chat = new_chat("oParent1")
+    chat.run(UP_TO_CHILD_ID + [
+        (CHILD_ID, GUARDIAN),
+        ("1", CONSENT),
+        ("同意", has("登记人：父母", "姓名：王小明", "身份证：1101**********0024")),
+        ("1", has("登记成功！编号 YF2026-0001")),
+    ])
+    [person] = db.scalars(select(Beneficiary))
+    assert person.id_number == CHILD_ID
+    records = {c.purpose: c for c in db.scalars(select(ConsentRecord))}
+    assert set(records) == {"beneficiary", "guardian"}
+    assert records["guardian"].version == "2026-1" and records["guardian"].openid == "oParent1"
+    assert records["guardian"].granted_at is not None
+    chat.run([("导出我的信息", has("【同意】监护人同意（未满14周岁的孩子） 告知书2026-1版，12月7日（周一）同意",
+                                   "未满14周岁孩子的登记信息：孩子监护人的同意（个人信息保护法第三十一条）"))])
+
+
+def test_without_the_guardians_consent_nothing_about_the_child_is_stored(new_chat, db):
+    chat = new_chat("oParent2")
+    chat.run(UP_TO_CHILD_ID + [
+        (CHILD_ID, GUARDIAN),
+        ("2", NOT_GUARDIAN),
+        ("1", has("抱歉，我暂时没看懂您的意思。")),  # the form ended there
+    ])
+    assert db.count(Beneficiary) == 0 and db.count(Household) == 0 and db.count(ConsentRecord) == 0
+
+
+def test_a_child_turning_14_that_day_or_an_adult_is_not_asked(new_chat, db):
+    chat = new_chat("oParent3")
+    chat.run(UP_TO_CHILD_ID[:-1] + [
+        ("河口村3组12号", ID_QUESTION),
+        ("110105201212070021", CONSENT),  # 14 today (2026-12-07)
+        ("同意", has("请核对")), ("1", has("登记成功")),
+    ])
+    assert [c.purpose for c in db.scalars(select(ConsentRecord))] == ["beneficiary"]
+
+
+def test_the_service_refuses_a_child_without_guardian_consent(db, clock):
+    from services import beneficiaries
+    details = beneficiaries.BeneficiaryDetails("parent", "王小明", ["MARTYR_F"], "13912345678", "城关镇", "河口村",
+                                               "河口村3组12号", CHILD_ID)
+    with db.session() as session:
+        try:
+            beneficiaries.register(session, "oParent4", details, clock.now)
+        except beneficiaries.GuardianConsentMissing:
+            pass
+        else:
+            raise AssertionError("a child's registration was accepted without the guardian's consent")
+        session.rollback()
+    assert db.count(Beneficiary) == 0
+
+
+def test_withdrawing_the_guardians_consent_erases_the_childs_registration(new_chat, db):
+    chat = new_chat("oParent5")
+    chat.run(UP_TO_CHILD_ID + [(CHILD_ID, GUARDIAN), ("1", CONSENT), ("同意", has("请核对")), ("1", has("登记成功"))])
+    chat.run([
+        ("撤回同意", has("您要撤回哪一项同意？", "监护人同意（未满14周岁的孩子）")),
+        ("2", has("未满14周岁孩子的优抚登记失效，孩子的信息将被删除。确定撤回吗？")),
+        ("1", has("已撤回您对“监护人同意（未满14周岁的孩子）”的同意")),
+    ])
+    [person] = db.scalars(select(Beneficiary))
+    assert person.id_number is None and person.name != "王小明"
+
+
+def test_a_roster_id_number_without_a_valid_date_is_not_taken_for_a_child(db, clock):
+    from services import beneficiaries
+    details = beneficiaries.BeneficiaryDetails("self", "赵老兵", ["VETERAN"], "13912345678", "城关镇", "河口村",
+                                               "河口村3组12号", "110105194913310021")  # month 13: an old entry
+    with db.session() as session:
+        beneficiaries.register(session, "oRoster1", details, clock.now)
+        session.commit()
+    assert db.count(Beneficiary) == 1

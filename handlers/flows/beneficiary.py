@@ -4,6 +4,7 @@ address, ID number (only for categories that need it), consent → pending verif
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from handlers.dialog import Answers, Field, Form, Stop, register, start
 from handlers.display import mask_id, mask_mobile, mask_text
@@ -11,8 +12,9 @@ from handlers.fields import Option, address, id_number, mobile, person_name
 from handlers.flows.common import area_fields, consent_field, known_contact
 from handlers.message import Context
 from models.beneficiary import RegistrationStatus
-from services import beneficiaries
+from services import beneficiaries, consents
 from services.beneficiaries import NEEDS_ID_NUMBER, BeneficiaryDetails
+from services.local_time import local_date
 
 RELATIONS = (
     Option("self", "本人"),
@@ -48,6 +50,31 @@ CONSENT = (
     "为核实优抚对象身份、提供优抚服务，我们将保存登记的姓名、手机号、地址、身份类别"
     "（需要时还有身份证号），仅用于优抚工作，由退役军人服务站按规定保管，身份证号加密保存。"
 )
+
+
+GUARDIAN_QUESTION = (
+    "优抚对象未满14周岁。按照《个人信息保护法》，孩子的信息要由父母或其他监护人同意后才能保存。\n"
+    "您是孩子的监护人，并同意我们保存孩子的信息吗？"
+)
+GUARDIAN_OPTIONS = (Option("yes", "我是监护人，同意"), Option("no", "我不是监护人"))
+NOT_GUARDIAN = (
+    "未满14周岁孩子的信息，需要父母或其他监护人同意才能登记，这次没有保存任何信息。\n"
+    "请让孩子的监护人用自己的微信登记，或回复“人工”请工作人员帮助。"
+)
+
+
+TODAY = "_today"  # the day the form began (not a question): ages are counted to it
+
+
+def _child(a: Answers) -> bool:
+    # Ages only grow, so a child at the start is checked again by the service at submission.
+    today = date.fromisoformat(a[TODAY]) if a.get(TODAY) else date.today()
+    return beneficiaries.is_child(a.get("id_number"), today)
+
+
+def _guardian_agrees(_ctx: Context, value: str) -> None:
+    if value != "yes":
+        raise Stop(NOT_GUARDIAN)
 
 
 def _self(a: Answers) -> bool:
@@ -92,19 +119,28 @@ FIELDS = (
         parse=id_number, show=mask_id, when=_needs_id,
         hint="身份证号18位，最后一位可能是X。它只用于核实资格，加密保存。",
     ),
+    Field(
+        "guardian", "监护人同意", GUARDIAN_QUESTION, options=GUARDIAN_OPTIONS, when=_child,
+        guard=_guardian_agrees, editable=False, in_summary=False,
+        hint="孩子的信息属于敏感个人信息，只有监护人同意才能保存。不是监护人请回复2。",
+    ),
     consent_field(CONSENT),
 )
 
 
 def _details(a: Answers) -> BeneficiaryDetails:
     return BeneficiaryDetails(
-        a["relation"], a["name"], a["categories"], a["mobile"], a["town"], a["village"], a["address"], a.get("id_number")
+        a["relation"], a["name"], a["categories"], a["mobile"], a["town"], a["village"], a["address"], a.get("id_number"),
+        guardian_consent=a.get("guardian") == "yes",
     )
 
 
 def submit(ctx: Context, a: Answers) -> str:
     _not_registered_yet(ctx, a["name"])
-    person = beneficiaries.register(ctx.session, ctx.message.openid, _details(a), ctx.now)
+    try:
+        person = beneficiaries.register(ctx.session, ctx.message.openid, _details(a), ctx.now)
+    except beneficiaries.GuardianConsentMissing:
+        return NOT_GUARDIAN
     return (
         f"登记成功！编号 {person.number}\n"
         "工作人员将在5个工作日内核实，可能会电话联系您，结果会通过本公众号通知您。"
@@ -115,7 +151,10 @@ def submit_changes(ctx: Context, a: Answers) -> str:
     person = next((b for b in beneficiaries.registered_by(ctx.session, ctx.message.openid) if b.id == a["id"]), None)
     if person is None:
         return "没有找到这条登记信息。回复“我的信息”查看。"
-    beneficiaries.update_details(ctx.session, person, _details(a), ctx.now)
+    try:
+        beneficiaries.update_details(ctx.session, person, _details(a), ctx.now)
+    except beneficiaries.GuardianConsentMissing:
+        return NOT_GUARDIAN
     return f"已更新{person.name}的登记信息，工作人员会重新核实。"
 
 
@@ -130,7 +169,8 @@ EDIT_FORM = register(
 
 def begin(ctx: Context) -> str:
     known = known_contact(ctx)
-    return start(ctx, FORM, prefill={k: known[k] for k in ("mobile", "town", "village") if k in known})
+    return start(ctx, FORM, prefill={k: known[k] for k in ("mobile", "town", "village") if k in known},
+                 answers={TODAY: local_date(ctx.now).isoformat()})
 
 
 def begin_changes(ctx: Context, person) -> str:
@@ -138,8 +178,10 @@ def begin_changes(ctx: Context, person) -> str:
         "id": person.id, "relation": person.relation, "name": person.name,
         "categories": [s.category.value for s in person.statuses], "mobile": person.mobile,
         "town": person.household.town, "village": person.household.village,
-        "address": person.household.address, "consent": True,
+        "address": person.household.address, "consent": True, TODAY: local_date(ctx.now).isoformat(),
     }
     if person.id_number:
         current["id_number"] = person.id_number
+    if consents.has_current(ctx.session, ctx.message.openid, beneficiaries.GUARDIAN):
+        current["guardian"] = "yes"
     return start(ctx, EDIT_FORM, answers=current, edit=True)

@@ -9,7 +9,7 @@ from handlers.fields import Invalid, Option, normalize
 from handlers.flows import beneficiary, volunteer
 from handlers.message import Context
 from models.volunteer import VolunteerStatus
-from services import beneficiaries, help_requests, personal_data, volunteers
+from services import beneficiaries, help_requests, lawful_basis, personal_data, volunteers
 from services.help_requests import STATUS_LABELS
 
 NOTHING = "您还没有登记信息。回复“志愿者报名”或“优抚登记”开始。"
@@ -64,7 +64,9 @@ def show(ctx: Context) -> str:
 
 # --- 导出我的信息 (PIPL Art. 45) --------------------------------------------------
 
-PURPOSE_LABELS = {"volunteer": "志愿者报名", "beneficiary": "优抚登记", "help_request": "求助"}
+PURPOSE_LABELS = {
+    "volunteer": "志愿者报名", "beneficiary": "优抚登记", "guardian": "监护人同意（未满14周岁的孩子）", "help_request": "求助",
+}
 EXPORT_REQUESTS = 5  # a chat reply stays short; staff export the rest from the console
 EXPORT_TEXT = 20
 
@@ -96,6 +98,8 @@ def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[st
         lines.append(f"【同意】{PURPOSE_LABELS.get(c.purpose, c.purpose)} 告知书{c.version}版，{day(c.granted_at)}同意{state}")
     if h.signups or h.handover_messages:
         lines.append(f"【其他】活动报名{h.signups}次；人工对话{h.handover_messages}条")
+    lines.append("【处理依据】")
+    lines += lawful_basis.lines(personal_data.categories_held(h), "chat")
     return lines
 
 
@@ -112,6 +116,7 @@ def export(ctx: Context) -> str:
 WITHDRAW_EFFECT = {
     "volunteer": "退出志愿者队伍，您的姓名、手机号将被删除",
     "beneficiary": "优抚登记失效，登记的姓名、手机号、身份证号和地址将被删除",
+    "guardian": "未满14周岁孩子的优抚登记失效，孩子的信息将被删除",
     "help_request": "未办结的求助将停止办理，求助内容和联系方式将被删除",
 }
 
@@ -203,6 +208,7 @@ def _erase(ctx: Context, a: Answers) -> str:
     if a["first"] != "yes":
         return "好的，您的信息没有删除。"
     personal_data.erase(ctx.session, ctx.message.openid, ctx.now)
+    personal_data.forget_cached_replies(ctx.dedupe, ctx.message.openid)
     return (
         "您的个人信息已删除。\n"
         "为统计服务情况，我们保留了不含个人信息的匿名记录（求助类别和办理结果、活动人数、优抚类别），"
