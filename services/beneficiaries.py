@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
 from services import consents, numbers, status_events, workflow
 from services.local_time import local_date
-from services.workflow import Notice, TransitionError
+from services.workflow import Notice
 
 SUBJECT = "beneficiary"
 R = RegistrationStatus
@@ -170,10 +170,6 @@ def verify(session: Session, person: Beneficiary, now: datetime, *, actor: str) 
 
 
 def reject(session: Session, person: Beneficiary, reason: str, now: datetime, *, actor: str) -> None:
-    reason = (reason or "").strip()
-    if not reason:
-        raise TransitionError("请填写未能核实的原因，登记人会看到这段话。")
-    if len(reason) > 300:
-        raise TransitionError("原因太长了，请控制在300字以内。")
+    reason = workflow.required_text(reason, "请填写未能核实的原因，登记人会看到这段话。", 300, what="原因")
     workflow.transition(session, FLOW, person, R.REJECTED, now, actor=actor, action="reject", note=reason,
                         notice=Notice(person.registered_by, NOTICE_KIND, reject_notice(person, reason)))

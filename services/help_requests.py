@@ -207,7 +207,7 @@ def accept(session: Session, request: HelpRequest, now: datetime, *, actor: str)
 
 def transfer(session: Session, request: HelpRequest, unit: str, now: datetime, *, actor: str, note: str | None = None) -> None:
     """转办: passed to a unit (a 成员单位, the court, 住建 …) or a person there, with a note."""
-    unit = _required(unit, "请填写转办到哪个单位或个人。", 60)
+    unit = workflow.required_text(unit, "请填写转办到哪个单位或个人。", 60)
     if request.status == S.TRANSFERRED and request.transferred_to == unit:  # sent twice: tell nobody twice
         raise TransitionError(f"这件求助已经转办至{unit}了。")
     request.transferred_to = unit
@@ -260,12 +260,12 @@ def assign(
 def add_note(session: Session, request: HelpRequest, note: str, now: datetime, *, actor: str) -> None:
     """备注: for staff only; the requester is not told."""
     workflow.record_action(session, FLOW, request, now, actor=actor, action="note",
-                           note=_required(note, "请填写备注内容。", 1000))
+                           note=workflow.required_text(note, "请填写备注内容。", 1000))
 
 
 def resolve(session: Session, request: HelpRequest, resolution: str, now: datetime, *, actor: str) -> None:
     """办结 with what was done; the requester is told and asked to rate it."""
-    resolution = _required(resolution, "请填写办理结果，求助人会看到这段话。", 500)
+    resolution = workflow.required_text(resolution, "请填写办理结果，求助人会看到这段话。", 500)
     request.resolution = resolution
     workflow.transition(session, FLOW, request, S.RESOLVED, now, actor=actor, action="resolve", note=resolution,
                         notice=_notice(request, resolve_notice(request, resolution)))
@@ -274,7 +274,7 @@ def resolve(session: Session, request: HelpRequest, resolution: str, now: dateti
 
 def reject(session: Session, request: HelpRequest, reason: str, now: datetime, *, actor: str) -> None:
     """不予受理 with a reason the requester is told."""
-    reason = _required(reason, "请填写不予受理的原因，求助人会看到这段话。", 300)
+    reason = workflow.required_text(reason, "请填写不予受理的原因，求助人会看到这段话。", 300)
     request.reject_reason = reason
     workflow.transition(session, FLOW, request, S.REJECTED, now, actor=actor, action="reject", note=reason,
                         notice=_notice(request, reject_notice(request, reason)))
@@ -317,15 +317,6 @@ def change_status(
         request.reject_reason = note
     notice = None if to == S.VISITED else _notice(request, text)
     workflow.transition(session, FLOW, request, to, now, actor=actor, note=note, notice=notice)
-
-
-def _required(text: str | None, message: str, limit: int) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise TransitionError(message)
-    if len(text) > limit:
-        raise TransitionError(f"内容太长了，请控制在{limit}字以内。")
-    return text
 
 
 # --- the requester's side ------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.volunteer import Volunteer, VolunteerStatus
 from services import consents, numbers, status_events, workflow
-from services.workflow import Notice, TransitionError
+from services.workflow import Notice
 
 SUBJECT = "volunteer"
 V = VolunteerStatus
@@ -90,10 +90,6 @@ def approve(session: Session, volunteer: Volunteer, now: datetime, *, actor: str
 
 
 def reject(session: Session, volunteer: Volunteer, reason: str, now: datetime, *, actor: str) -> None:
-    reason = (reason or "").strip()
-    if not reason:
-        raise TransitionError("请填写未通过的原因，报名人会看到这段话。")
-    if len(reason) > 300:
-        raise TransitionError("原因太长了，请控制在300字以内。")
+    reason = workflow.required_text(reason, "请填写未通过的原因，报名人会看到这段话。", 300, what="原因")
     workflow.transition(session, FLOW, volunteer, V.REJECTED, now, actor=actor, action="reject", note=reason,
                         notice=Notice(volunteer.openid, NOTICE_KIND, reject_notice(volunteer, reason)))

@@ -106,5 +106,15 @@ def record_action(
     return event
 
 
+def required_text(text: str | None, if_empty: str, limit: int, what: str = "内容") -> str:
+    """A reason or result staff must write (the person is shown it): stripped, present, not too long."""
+    text = (text or "").strip()
+    if not text:
+        raise TransitionError(if_empty)
+    if len(text) > limit:
+        raise TransitionError(f"{what}太长了，请控制在{limit}字以内。")
+    return text
+
+
 def _label(status: Any) -> str:
     return getattr(status, "label", str(status))

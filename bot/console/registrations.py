@@ -251,61 +251,58 @@ def _refused(error: TransitionError, endpoint: str, **ids):
     return redirect(url_for(endpoint, **ids, town=_list_town()))
 
 
+def _decide_yes(kind: str, person, decide, detail_endpoint: str, done: str):
+    """通过/核实: one service call; a move the workflow refuses is said, not an error."""
+    try:
+        decide(db(), person, now(), actor=actor())
+    except TransitionError as error:
+        db().rollback()
+        return _refused(error, detail_endpoint, id=person.id)
+    record("registration.approve", subject=kind, subject_id=person.id)
+    commit(done)
+    return _to_next(kind, person)
+
+
+def _decide_no(kind: str, person, decide, render, reload, done: str):
+    """不通过 with a reason the person is told; no reason, too long, or no longer pending: shown, text kept."""
+    reason = request.form.get("reason", "")
+    try:
+        decide(db(), person, reason, now(), actor=actor())
+    except TransitionError as error:
+        db().rollback()
+        return render(reload(person.id), status_code=400, reason=reason, reason_error=str(error))
+    record("registration.reject", subject=kind, subject_id=person.id)
+    commit(done)
+    return _to_next(kind, person)
+
+
 @blueprint.route("/registrations/volunteer/<int:id>/approve", methods=["POST"])
 @require("registration.review")
 def volunteer_approve(id: int):
     volunteer = _volunteer_or_404(id)
-    try:
-        volunteers.approve(db(), volunteer, now(), actor=actor())
-    except TransitionError as error:
-        db().rollback()
-        return _refused(error, "console.volunteer_detail", id=id)
-    record("registration.approve", subject=VOLUNTEER, subject_id=volunteer.id)
-    commit(f"已通过 {volunteer.number}，已通知本人。")
-    return _to_next(VOLUNTEER, volunteer)
+    return _decide_yes(VOLUNTEER, volunteer, volunteers.approve, "console.volunteer_detail",
+                       f"已通过 {volunteer.number}，已通知本人。")
 
 
 @blueprint.route("/registrations/volunteer/<int:id>/reject", methods=["POST"])
 @require("registration.review")
 def volunteer_reject(id: int):
     volunteer = _volunteer_or_404(id)
-    reason = request.form.get("reason", "")
-    try:
-        volunteers.reject(db(), volunteer, reason, now(), actor=actor())
-    except TransitionError as error:  # no reason, too long, or no longer pending: shown, text kept
-        db().rollback()
-        return _render_volunteer(_volunteer_or_404(id), status_code=400, reason=reason,
-                                 reason_error=str(error))
-    record("registration.reject", subject=VOLUNTEER, subject_id=volunteer.id)
-    commit(f"{volunteer.number} 未通过，已把原因告诉本人。")
-    return _to_next(VOLUNTEER, volunteer)
+    return _decide_no(VOLUNTEER, volunteer, volunteers.reject, _render_volunteer, _volunteer_or_404,
+                      f"{volunteer.number} 未通过，已把原因告诉本人。")
 
 
 @blueprint.route("/registrations/beneficiary/<int:id>/verify", methods=["POST"])
 @require("registration.review")
 def beneficiary_verify(id: int):
     person = _beneficiary_or_404(id)
-    try:
-        beneficiaries.verify(db(), person, now(), actor=actor())
-    except TransitionError as error:
-        db().rollback()
-        return _refused(error, "console.beneficiary_detail", id=id)
-    record("registration.approve", subject=BENEFICIARY, subject_id=person.id)
-    commit(f"已核实 {person.number}，已通知登记人。")
-    return _to_next(BENEFICIARY, person)
+    return _decide_yes(BENEFICIARY, person, beneficiaries.verify, "console.beneficiary_detail",
+                       f"已核实 {person.number}，已通知登记人。")
 
 
 @blueprint.route("/registrations/beneficiary/<int:id>/reject", methods=["POST"])
 @require("registration.review")
 def beneficiary_reject(id: int):
     person = _beneficiary_or_404(id)
-    reason = request.form.get("reason", "")
-    try:
-        beneficiaries.reject(db(), person, reason, now(), actor=actor())
-    except TransitionError as error:
-        db().rollback()
-        return _render_beneficiary(_beneficiary_or_404(id), status_code=400, reason=reason,
-                                   reason_error=str(error))
-    record("registration.reject", subject=BENEFICIARY, subject_id=person.id)
-    commit(f"{person.number} 未能核实，已把原因告诉登记人。")
-    return _to_next(BENEFICIARY, person)
+    return _decide_no(BENEFICIARY, person, beneficiaries.reject, _render_beneficiary, _beneficiary_or_404,
+                      f"{person.number} 未能核实，已把原因告诉登记人。")
