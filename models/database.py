@@ -47,8 +47,15 @@ def _private_file(database_url: str) -> None:
     path = Path(name)
     if not path.parent.is_dir():
         return  # SQLite reports the missing directory itself
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    # Never open-and-close an existing database file: closing any descriptor of a
+    # file drops every POSIX lock this process holds on it, so SQLite connections
+    # already open here would lose theirs, and another process could checkpoint the
+    # WAL under them (stale reads, in the worst case a corrupt file). O_EXCL creates
+    # the file only when no connection can have it open yet.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        pass
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             if candidate.stat().st_mode & 0o077:

@@ -167,3 +167,34 @@ def test_rotate_keys_command(sqlite_url, tmp_path):
     assert " 0 rows (0 values) re-encrypted" in again.stdout
     for secret in SECRETS:
         assert secret not in run.stdout + run.stderr
+
+
+def test_a_new_connection_keeps_the_sqlite_locks_of_the_ones_already_open(tmp_path):
+    """Opening a second pooled connection must not drop this process's POSIX locks on the
+    file (closing any descriptor of it would): another process would then take itself for
+    the last user, checkpoint the WAL away, and the open connections would read stale rows."""
+    url = f"sqlite:///{tmp_path / 'locks.db'}"
+    engine = make_engine(url)
+    with engine.begin() as setup:
+        setup.exec_driver_sql("CREATE TABLE note (body TEXT)")
+        setup.exec_driver_sql("INSERT INTO note VALUES ('old')")
+
+    def body(connection) -> str:
+        try:
+            return connection.exec_driver_sql("SELECT body FROM note").scalar_one()
+        finally:
+            connection.rollback()  # BEGIN IMMEDIATE holds the write lock until then
+
+    def write(value: str) -> None:
+        writer = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                  "c.execute('UPDATE note SET body = ?', (sys.argv[2],)); c.commit(); c.close()")
+        subprocess.run([sys.executable, "-c", writer, str(tmp_path / "locks.db"), value], check=True, timeout=30)
+
+    with engine.connect() as first:
+        assert body(first) == "old"
+        with engine.connect() as second:  # a new connection while the first is open
+            assert body(second) == "old"
+            for value in ("mid", "new"):
+                write(value)
+                assert (body(first), body(second)) == (value, value)
+    engine.dispose()
