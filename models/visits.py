@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -38,10 +38,14 @@ class VisitCampaign(Base):
 
 
 class VisitTeam(Base):
+    """A visit team serves a town, or some of its villages when a town has several teams
+    (`villages`, comma list; empty = the whole town)."""
+
     __tablename__ = "visit_team"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    town: Mapped[str] = mapped_column(String(40), unique=True)  # the area it serves (乡镇/街道)
+    town: Mapped[str] = mapped_column(String(40), index=True)  # the area it serves (乡镇/街道)
+    villages: Mapped[str | None] = mapped_column(String(400))
     name: Mapped[str] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -106,10 +110,34 @@ class PlannedVisit(Base):
     status: Mapped[VisitStatus] = mapped_column(status_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
     visited_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # County leaders' visit assignments (挂点领导): who of the leadership visits this household.
+    leader: Mapped[str | None] = mapped_column(String(60))
+    # What the visit brought and who went: the 走访慰问台账 and 慰问金签领表 come from these.
+    visitors: Mapped[str | None] = mapped_column(String(200))
+    money_cents: Mapped[int | None] = mapped_column(Integer)  # 慰问金, in fen
+    goods: Mapped[str | None] = mapped_column(String(200))  # 慰问品
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    follow_up_request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    photos: Mapped[list["VisitPhoto"]] = relationship(cascade="all, delete-orphan", order_by="VisitPhoto.id")
 
     __table_args__ = (
         UniqueConstraint("plan_id", "household_id"),
         Index("ix_planned_visit_team", "plan_id", "team_id", "priority"),
         Index("ix_planned_visit_member", "plan_id", "member_id"),
     )
+
+
+class VisitPhoto(Base):
+    """An optional photo of a visit (JPEG/PNG, size-limited), kept in the database so a
+    backup holds it and several processes see it."""
+
+    __tablename__ = "visit_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("planned_visit.id", ondelete="CASCADE"), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
