@@ -14,11 +14,11 @@ from bot.cli import _prepare_database, cli
 from bot.logs import configure_logging, openid_hash
 from config import Settings
 from models import OutboxStatus, StaffOpenid, utcnow
+from models.outbox import OPENID
 from models.database import make_engine, make_session_factory
 from models.encrypted import configure_data_key
 
 log = logging.getLogger("bot.worker")
-OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
 ROLE = re.compile(r"[a-z_]{1,27}")
 NOTIFY_TEXT_LIMIT = 600
 

@@ -17,10 +17,13 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from handlers.message import Incoming
+from models.outbox import OPENID
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"\d{1,12}")
 _NONCE = re.compile(r"[A-Za-z0-9]{1,64}")
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{40}")  # a sha1 hex digest; anything else is refused before comparing
+_CREATE_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 
 
 class Rejected(Exception):
@@ -42,8 +45,8 @@ def check_request_signature(token: str, args: dict[str, str], now: float, tolera
     signature, timestamp, nonce = args.get("signature"), args.get("timestamp"), args.get("nonce")
     if not signature or not timestamp or not nonce:
         raise Rejected(403, "signature parameters missing")
-    if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
-        raise Rejected(403, "malformed timestamp or nonce")
+    if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce) or not _SIGNATURE.fullmatch(signature):
+        raise Rejected(403, "malformed signature, timestamp or nonce")
     if not hmac.compare_digest(sign(token, timestamp, nonce), signature.lower()):
         raise Rejected(403, "bad signature")
     if abs(now - int(timestamp)) > tolerance:
@@ -70,7 +73,7 @@ class MessageCrypto:
         encrypted = envelope.get("Encrypt")
         if not isinstance(encrypted, str) or not encrypted:
             raise Rejected(400, "no Encrypt element")
-        if not msg_signature or not hmac.compare_digest(
+        if not msg_signature or not _SIGNATURE.fullmatch(msg_signature) or not hmac.compare_digest(
             sign(self._token, timestamp, nonce, encrypted), msg_signature.lower()
         ):
             raise Rejected(403, "bad msg_signature")
@@ -113,8 +116,10 @@ def parse_incoming(xml: str) -> Incoming:
     missing = [name for name in REQUIRED_FIELDS if not isinstance(data.get(name), str) or not data[name]]
     if missing:
         raise Rejected(400, f"missing {', '.join(missing)}")
-    if not data["CreateTime"].isdigit():
+    if not _CREATE_TIME.fullmatch(data["CreateTime"]):
         raise Rejected(400, "CreateTime is not a number")
+    if not OPENID.fullmatch(data["FromUserName"]):
+        raise Rejected(400, "FromUserName is not an openid")
     nested = [name for name in TEXT_FIELDS if data.get(name) is not None and not isinstance(data[name], str)]
     if nested:
         raise Rejected(400, f"{', '.join(nested)} is not text")

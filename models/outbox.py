@@ -4,6 +4,7 @@ transaction as the change it reports, and delivered later by a worker."""
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedJSON
+
+# What an openid looks like (WeChat's are 28 characters of these). The group recipients of
+# the outbox ("all", "role:staff", "tag:7") never match, so no sender can pose as one.
+OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
 
 
 class OutboxStatus(enum.StrEnum):

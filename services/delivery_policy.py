@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import Channel
+from models.outbox import OPENID
 
 
 class PayloadError(ValueError):
@@ -87,13 +88,12 @@ def policy_for(kind: str, preferred: Channel | None = None) -> Policy:
 # --- recipients --------------------------------------------------------------
 
 ROLE_PREFIX = "role:"
-_OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
 _GROUP = re.compile(r"all|tag:\d{1,9}")
 _ROLE = re.compile(r"role:[a-z_]{1,27}")
 
 
 def is_openid(recipient: str) -> bool:
-    return bool(_OPENID.fullmatch(recipient)) and not recipient.startswith(("tag:", "role:"))
+    return bool(OPENID.fullmatch(recipient)) and not recipient.startswith(("tag:", "role:"))
 
 
 def is_group(recipient: str) -> bool:

@@ -95,6 +95,13 @@ PLAIN_CASES = {
         lambda p: (p.sign_query(), b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><xml><Content>&lol2;</Content></xml>'),
     ),
     "not utf-8": (400, lambda p: (p.sign_query(), text_xml("你好").encode("gbk"))),
+    # Found by the fault drill (issue 11): each of these answered 500 with a traceback.
+    "non-ASCII signature": (403, lambda p: ({**p.sign_query(), "signature": "签" * 40}, text_xml("x").encode())),
+    "superscript digit as CreateTime": (400, lambda p: (p.sign_query(), text_xml("x", create_time="²").encode())),
+    # A sender that looks like an outbox group recipient would become a "follower" named so.
+    **{f"FromUserName {label}": (400, lambda p, name=name: (p.sign_query(), text_xml("x", openid=name).encode()))
+       for label, name in (("all", "all"), ("role:staff", "role:staff"), ("tag:1", "tag:1"),
+                           ("of 5000 characters", "o" * 5000))},
     "encrypted without a key configured": (400, lambda p: ({**p.sign_query(), "encrypt_type": "aes", "msg_signature": "0" * 40}, b"<xml><Encrypt>abc</Encrypt></xml>")),
 }
 
