@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 
 
 import click
@@ -14,6 +15,8 @@ import click
 from bot.cli import cli
 from bot.cli import open_database as _database
 from config import Settings
+
+FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a run "for now" is never refused
 
 
 def _batch_options() -> tuple[int, float]:
@@ -54,7 +57,9 @@ def scheduler_command(with_worker: bool) -> None:
 @click.option("--at", "at", required=True, help="The moment to run for, ISO time; without offset: Asia/Shanghai.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; change nothing.")
 @click.option("--job", "jobs", multiple=True, help="Only this job id (repeatable).")
-def run_jobs(at: str, dry_run: bool, jobs: tuple[str, ...]) -> None:
+@click.option("--rehearsal", is_flag=True,
+              help="Allow a moment in the future (on a copy of the database: it moves every watermark there).")
+def run_jobs(at: str, dry_run: bool, jobs: tuple[str, ...], rehearsal: bool) -> None:
     """Run what is due at a moment, since each job's watermark (catch-up included)."""
     from scheduler.job_table import JOB_IDS
     from scheduler.runner import ensure_seeded, run_due
@@ -67,6 +72,13 @@ def run_jobs(at: str, dry_run: bool, jobs: tuple[str, ...]) -> None:
     unknown = sorted(set(jobs) - set(JOB_IDS))
     if unknown:
         raise click.BadParameter(f"unknown job {', '.join(unknown)}; jobs: {', '.join(JOB_IDS)}", param_hint="--job")
+    if until > datetime.now(timezone.utc) + FUTURE_SLACK and not (dry_run or rehearsal):
+        # Running for a future moment moves each job's watermark there: the live scheduler
+        # would then skip everything (urgent-request escalation too) until that day.
+        raise click.BadParameter(
+            f"{at} is in the future: running for it would move every job's watermark there and the scheduler "
+            "would skip everything until then. Use --dry-run to see what would be sent, or --rehearsal on a "
+            "copy of the database.", param_hint="--at")
     from services.retention import RetentionPolicy
 
     with _database() as (settings, _engine, sessions):

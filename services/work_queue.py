@@ -56,7 +56,7 @@ def counts(session: Session, now: datetime, town: str | None = None, with_pushes
             select(func.count()).select_from(Volunteer).where(Volunteer.status == VolunteerStatus.PENDING),
             Volunteer.town, town)),
         pending_beneficiaries=_count(session, _in_town(
-            select(func.count()).select_from(Beneficiary).join(Household)
+            select(func.count()).select_from(Beneficiary).join(Beneficiary.household)
             .where(Beneficiary.status == RegistrationStatus.PENDING), Household.town, town)),
         handover_waiting=_count(session, _in_town(
             count.where(HelpRequest.category == HANDOVER, HelpRequest.waiting_since.is_not(None)),

@@ -132,7 +132,11 @@ def test_run_jobs_dry_run_prints_and_changes_nothing(db_url, tmp_path):
         assert outbox_rows(sessions) == []
         with sessions() as s:
             assert s.scalars(select(JobWatermark)).first() is None
-    real = run_cli(["run-jobs", "--at", "2027-04-02T10:00"], env)
+    refused = run_cli(["run-jobs", "--at", "2027-04-02T10:00"], env)  # the future, for real: the live
+    assert refused.returncode == 2 and "in the future" in refused.stderr  # scheduler would skip until then
+    with seeded_sessions(db_url) as sessions, sessions() as s:
+        assert s.scalars(select(JobWatermark)).first() is None
+    real = run_cli(["run-jobs", "--at", "2027-04-02T10:00", "--rehearsal"], env)
     assert real.returncode == 0 and "publicity" in real.stdout
     with seeded_sessions(db_url) as sessions:
         assert [r.payload["title"] for r in outbox_rows(sessions, kind="publicity")] == ["清明缅怀先烈"]
