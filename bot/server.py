@@ -58,6 +58,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, log_level
         "errorlog": "-",
         "loglevel": log_level.lower(),
         "proc_name": name,
+        # gunicorn 25+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
+        # ~/.gunicorn/gunicorn.ctl), shared by every instance on the host: stopping one
+        # deleted another's. We manage processes with signals (systemd), not gunicornc.
+        "control_socket_disable": True,
     }
 
 

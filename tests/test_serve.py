@@ -93,7 +93,11 @@ def post(server, peer, xml):
 
 
 def test_serve_on_sqlite_defaults_answers_over_http(tmp_path, server_factory):
-    server = server_factory(bot_env(tmp_path))
+    home = tmp_path / "home"
+    home.mkdir()
+    server = server_factory(bot_env(tmp_path, HOME=str(home), XDG_RUNTIME_DIR=str(home)))
+    # No per-user control socket that a second instance on the host would share and delete.
+    assert list(home.rglob("*.ctl")) == []
     health = requests.get(server.url + "/healthz", timeout=5).json()
     assert health["status"] == "ok" and health["schema_revision"]
     peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
