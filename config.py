@@ -300,9 +300,9 @@ def _aes_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not re.fullmatch(r"[A-Za-z0-9]{43}", value):
-        raise ConfigError(
-            f"WECHAT_ENCODING_AES_KEY must be exactly 43 letters or digits (got {len(value)} characters)"
-        )
+        others = sorted({ch for ch in value if not (ch.isascii() and ch.isalnum())})
+        found = f"{len(value)} characters" + (f", including {' '.join(repr(ch) for ch in others)}" if others else "")
+        raise ConfigError(f"WECHAT_ENCODING_AES_KEY must be exactly 43 letters or digits (got {found})")
     return value
 
 

@@ -6,12 +6,17 @@ from config import ConfigError
 
 
 def main() -> None:
-    from bot.cli import cli
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from bot.cli import cli, database_reason
 
     try:
         cli.main(prog_name="python -m bot", standalone_mode=True)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except (OperationalError, InterfaceError) as error:  # the database is unreachable or refuses us
+        print(f"database error: {database_reason(error)} (check DATABASE_URL)", file=sys.stderr)
         sys.exit(2)
 
 

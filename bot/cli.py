@@ -42,6 +42,14 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     run_gunicorn(settings, host=host, port=port, workers=workers, threads=threads)
 
 
+def database_reason(error: BaseException) -> str:
+    """The driver's own first line ("failed to resolve host …", "database "x" does not
+    exist"), without SQLAlchemy's wrapping; never the statement's parameters."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0].strip() if lines else type(original).__name__
+
+
 def _prepare_database(settings: Settings) -> None:
     from models.database import make_engine
     from models.schema import current_revision, head_revision, upgrade
@@ -54,7 +62,7 @@ def _prepare_database(settings: Settings) -> None:
     try:
         revision = current_revision(engine)
     except Exception as exc:
-        raise ConfigError(f"DATABASE_URL: cannot connect to the database ({type(exc).__name__})") from None
+        raise ConfigError(f"DATABASE_URL: cannot connect to the database ({database_reason(exc)})") from None
     finally:
         engine.dispose()
     if revision != head_revision():
@@ -101,11 +109,14 @@ def db_upgrade(revision: str) -> None:
 
 
 def backfill_indexes(settings: Settings) -> int:
-    """Blind indexes for rows older than them (needs the data key, so not in a migration)."""
+    """Blind indexes for rows older than them (needs the data key, so not in a migration);
+    also the area table, seeded from areas.toml while it is empty."""
+    from services.areas import seed_from_toml
     from services.blind_indexes import backfill
 
     with open_database(settings) as (_settings, _engine, sessions):
         with sessions.begin() as session:
+            seed_from_toml(session, settings)
             return backfill(session)
 
 
@@ -139,3 +150,5 @@ from bot import cli_pairs  # noqa: E402,F401  (pair add/contact/end/list)
 from bot import cli_demo  # noqa: E402,F401  (seed-demo, demo, chat)
 from bot import cli_staff  # noqa: E402,F401  (staff-user add/passwd/disable/enable/list)
 from bot import cli_privacy  # noqa: E402,F401  (rotate-keys, retention, backup, restore)
+from bot import cli_export  # noqa: E402,F401  (export: 台账, 名单, 签领表, 花名册, 优待金)
+from bot import cli_roster  # noqa: E402,F401  (roster import/template)
