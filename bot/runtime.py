@@ -56,7 +56,10 @@ class Runtime:
             import redis
 
             redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-            dedupe: DedupeStore = RedisDedupe(redis_client, ttl)
+            # The lease outlasts a handler's reply deadline; a dead worker's claim frees up
+            # for WeChat's second or third retry (5 s apart).
+            lease = timedelta(seconds=2 * settings.webhook_reply_deadline)
+            dedupe: DedupeStore = RedisDedupe(redis_client, ttl, lease=lease)
         else:
             dedupe = DatabaseDedupe(sessions, ttl)
         crypto = None

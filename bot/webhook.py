@@ -26,7 +26,7 @@ from handlers.router import dispatch
 from models import utcnow
 from models.encrypted import blind_index
 from services import followers
-from services.inbound_dedupe import Claim, dedupe_key
+from services.inbound_dedupe import Claim, ClaimLost, dedupe_key
 from services.outbox import enqueue_late_reply
 
 blueprint = Blueprint("webhook", __name__)
@@ -122,6 +122,7 @@ class _ReplyJob:
         self._abandoned = False
         self._retry = False
         self._deadline = 0.0
+        self._claim = Claim(key, incoming.msg_type, incoming.event, blind_index(incoming.openid, "openid"))
 
     def reply_within(self, timeout: float) -> tuple[str | None, str]:
         self._deadline = time.monotonic() + timeout
@@ -146,7 +147,7 @@ class _ReplyJob:
                 return self.rt.dedupe.stored_reply(self.key, timeout=max(0.0, self._deadline - time.monotonic()))
         except Exception:
             log.exception("webhook: handler raised", extra=self.log_fields)
-            self.rt.dedupe.release(self.key)
+            self.rt.dedupe.release(self._claim)
             reply = texts.BUSY
             if not self._decide_late():
                 raise
@@ -161,12 +162,16 @@ class _ReplyJob:
         """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry."""
         rt, incoming = self.rt, self.incoming
         with rt.serial_writes, rt.sessions() as session:
-            if not rt.dedupe.claim(Claim(self.key, incoming.msg_type, incoming.event,
-                                          blind_index(incoming.openid, "openid")), utcnow(), session):
+            if not rt.dedupe.claim(self._claim, utcnow(), session):
                 return False, None
             # Every message counts for the outbound side (reply window, unfollows, reports).
             followers.observe(session, incoming, utcnow())
             reply = dispatch(Context(incoming, session, rt.clock(), rt.settings, dedupe=rt.dedupe), rt.routes)
+            try:
+                rt.dedupe.confirm(self._claim)
+            except ClaimLost:  # this attempt outlived its lease and a retry took over: it rolls back
+                log.warning("webhook: claim taken over by a retry; rolled back", extra=self.log_fields)
+                return False, None
             rt.dedupe.complete(self.key, reply, session)
             session.commit()
         if random.random() < PRUNE_PROBABILITY:

@@ -8,13 +8,20 @@ handler that fails rolls its claim back with everything else, so nothing is
 half-done. With REDIS_URL the claim is a `SET NX` key, and a retry polls briefly
 for the reply. Either way a retry runs nothing and gets the first reply (or
 "success" when it is not ready in time).
+
+A Redis claim is outside the database transaction, so it is only a short lease while
+the message is handled: if the process dies mid-way, the lease runs out and one of
+WeChat's later retries handles the message. Just before committing, the handler
+`confirm`s its claim (and keeps it for the full TTL); a handler whose lease was taken
+over meanwhile rolls back instead, so the message is still handled exactly once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -48,14 +55,21 @@ class Claim:
     msg_type: str
     event: str | None
     sender_bi: str | None = None  # blind index of the openid (for 删除我的信息), never the openid
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # whose claim it is
+
+
+class ClaimLost(RuntimeError):
+    """The claim's lease ran out and another attempt took the message over."""
 
 
 class DedupeStore(Protocol):
     def claim(self, claim: Claim, now: datetime, session: Session) -> bool: ...
 
+    def confirm(self, claim: Claim) -> None: ...
+
     def complete(self, key: str, reply: str | None, session: Session) -> None: ...
 
-    def release(self, key: str) -> None: ...
+    def release(self, claim: Claim) -> None: ...
 
     def stored_reply(self, key: str, timeout: float) -> str | None: ...
 
@@ -98,7 +112,10 @@ class DatabaseDedupe:
             .values(status=InboundStatus.DONE, reply=reply if reply is not None else NO_REPLY)
         )
 
-    def release(self, key: str) -> None:
+    def confirm(self, claim: Claim) -> None:
+        pass  # the claim is a row of the handler's own transaction: it holds until the commit
+
+    def release(self, claim: Claim) -> None:
         pass  # the claim was part of the failed transaction and is rolled back with it
 
     def stored_reply(self, key: str, timeout: float) -> str | None:
@@ -131,12 +148,31 @@ class RedisDedupe:
     TTL, so that 删除我的信息 can find that person's cached replies (`forget_sender`).
     """
 
-    PROCESSING = "\x00processing"
+    PROCESSING = "\x00processing:"  # + the claim's token, while a handler has the lease
 
-    def __init__(self, redis, ttl: timedelta, prefix: str = "shuangyong:inbound:"):
+    # Keep the claim for the full TTL if it is still ours, or free (the lease ran out
+    # and no retry took it); refuse if another attempt holds it now.
+    _CONFIRM = """
+    local held = redis.call('GET', KEYS[1])
+    if held == ARGV[1] or not held then
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+    end
+    return 0
+    """
+    _RELEASE = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+    return 0
+    """
+
+    def __init__(self, redis, ttl: timedelta, prefix: str = "shuangyong:inbound:",
+                 lease: timedelta = timedelta(seconds=8)):
         self._redis = redis
         self._ttl = ttl
+        self._lease = lease
         self._prefix = prefix
+        self._confirm = redis.register_script(self._CONFIRM)
+        self._release = redis.register_script(self._RELEASE)
 
     def _name(self, key: str) -> str:
         return self._prefix + key
@@ -145,7 +181,7 @@ class RedisDedupe:
         return f"{self._prefix}sender:{sender_bi}"
 
     def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
-        claimed = bool(self._redis.set(self._name(claim.key), self.PROCESSING, nx=True, ex=self._ttl))
+        claimed = bool(self._redis.set(self._name(claim.key), self.PROCESSING + claim.token, nx=True, px=self._lease))
         if claimed and claim.sender_bi:
             pipe = self._redis.pipeline()
             pipe.sadd(self._sender_set(claim.sender_bi), claim.key)
@@ -164,7 +200,7 @@ class RedisDedupe:
                 key = self._name(member.decode() if isinstance(member, bytes) else member)
                 value = self._redis.get(key)
                 text = value.decode() if isinstance(value, bytes) else value
-                if text and text != self.PROCESSING:
+                if text and not text.startswith(self.PROCESSING):
                     self._redis.set(key, NO_REPLY, xx=True, keepttl=True)
                     blanked += 1
             self._redis.delete(name)
@@ -174,8 +210,13 @@ class RedisDedupe:
         value = encrypt_text(reply) if reply else NO_REPLY
         self._redis.set(self._name(key), value, ex=self._ttl)
 
-    def release(self, key: str) -> None:
-        self._redis.delete(self._name(key))
+    def confirm(self, claim: Claim) -> None:
+        ttl_ms = int(self._ttl.total_seconds() * 1000)
+        if not self._confirm(keys=[self._name(claim.key)], args=[self.PROCESSING + claim.token, ttl_ms]):
+            raise ClaimLost(claim.key)
+
+    def release(self, claim: Claim) -> None:
+        self._release(keys=[self._name(claim.key)], args=[self.PROCESSING + claim.token])
 
     def stored_reply(self, key: str, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
@@ -183,7 +224,7 @@ class RedisDedupe:
             value = self._redis.get(self._name(key))
             if value is not None:
                 text = value.decode() if isinstance(value, bytes) else value
-                if text != self.PROCESSING:
+                if not text.startswith(self.PROCESSING):
                     return decrypt_text(text) if text else NO_REPLY
             if time.monotonic() >= deadline:
                 return None

@@ -63,7 +63,7 @@ def test_the_same_msgid_from_two_users_is_two_messages(settings, apps, plain_pee
     counter = Counter()
     client = apps(settings, routes=counter.routes()).test_client()
     plain_peer.post(client, text_xml("a", openid="oAlice", msg_id=42))
-    plain_peer.post(client, text_xml("b", openid="oBob", msg_id=42))
+    plain_peer.post(client, text_xml("b", openid="oBob01", msg_id=42))
     assert counter.calls == 2
 
 
@@ -157,3 +157,101 @@ def test_stored_replies_are_encrypted_at_rest(settings, apps, plain_peer):
     assert "张三" not in raw
     with make_session_factory(make_engine(settings.database_url))() as session:
         assert session.scalars(select(InboundMessage.reply)).one() == "已收到：张三的住址"
+
+
+# --- a Redis claim is a lease: a dead worker does not swallow the message ----------------
+
+
+def _redis_store(redis_url, lease_seconds: float):
+    from datetime import timedelta
+
+    from services.inbound_dedupe import RedisDedupe
+
+    return RedisDedupe(redis_lib.Redis.from_url(redis_url), timedelta(hours=24), lease=timedelta(seconds=lease_seconds))
+
+
+def test_a_redis_claim_left_by_a_dead_handler_frees_up_after_its_lease(redis_url):
+    from services.inbound_dedupe import Claim
+
+    store = _redis_store(redis_url, 0.3)
+    dead = Claim("k-dead", "text", None)
+    assert store.claim(dead, None, None)
+    assert not store.claim(Claim("k-dead", "text", None), None, None)  # a retry while it works
+    time.sleep(0.4)  # the handler died: nobody confirms
+    retry = Claim("k-dead", "text", None)
+    assert store.claim(retry, None, None)
+    store.confirm(retry)
+    assert redis_lib.Redis.from_url(redis_url).ttl("shuangyong:inbound:k-dead") > 3600  # kept for the TTL
+
+
+def test_a_handler_that_outlived_its_lease_rolls_back_and_cannot_release_the_new_claim(redis_url):
+    from services.inbound_dedupe import Claim, ClaimLost
+
+    store = _redis_store(redis_url, 0.2)
+    slow = Claim("k-slow", "text", None)
+    assert store.claim(slow, None, None)
+    time.sleep(0.3)
+    retry = Claim("k-slow", "text", None)
+    assert store.claim(retry, None, None)
+    with pytest.raises(ClaimLost):
+        store.confirm(slow)
+    store.release(slow)  # the slow one's clean-up leaves the retry's claim alone
+    assert not store.claim(Claim("k-slow", "text", None), None, None)
+    store.confirm(retry)
+
+
+def test_a_slow_handler_whose_lease_ran_out_unclaimed_still_commits(redis_url):
+    from services.inbound_dedupe import Claim
+
+    store = _redis_store(redis_url, 0.1)
+    late = Claim("k-late", "text", None)
+    assert store.claim(late, None, None)
+    time.sleep(0.2)
+    store.confirm(late)  # nobody took over: it keeps the message
+    assert not store.claim(Claim("k-late", "text", None), None, None)
+
+
+def _post_http(server, peer, xml):
+    import requests
+
+    query, body = peer.envelope(xml)
+    return requests.post(server.url + "/wechat", params=query, data=body, headers={"Content-Type": "text/xml"},
+                         timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(p) for p in handle.read().split()]
+
+
+def test_sigkill_of_the_web_worker_mid_message_and_the_retry_is_handled(tmp_path, redis_url):
+    """A real `serve` with Redis: the worker handling a message is SIGKILLed while the handler
+    waits on the database; WeChat's retry after the lease gets the real answer, not "success"."""
+    import os
+    import signal
+    import sqlite3
+
+    from tests.test_serve import Server, bot_env
+    from tests.wechat_peer import WeChatPeer
+    from tests.conftest import TOKEN
+
+    env = bot_env(tmp_path, REDIS_URL=redis_url, WEBHOOK_REPLY_DEADLINE="1")
+    for name in ("WECHAT_APP_ID", "WECHAT_ENCODING_AES_KEY"):
+        env.pop(name)
+    server = Server(env, workers=1)
+    try:
+        peer = WeChatPeer(TOKEN)
+        xml = text_xml("你好", openid="oKilledWorker01", msg_id=7770001)
+        blocker = sqlite3.connect(tmp_path / "shuangyong.db", timeout=1)
+        blocker.execute("BEGIN IMMEDIATE")  # the handler will wait on the write lock
+        (worker,) = _children(server.process.pid)
+        first = _post_http(server, peer, xml)
+        assert first.content == b"success"  # the deadline passed; the handler still waits
+        os.kill(worker, signal.SIGKILL)
+        blocker.rollback()
+        blocker.close()
+        time.sleep(2.5)  # the lease (2 × the 1-second deadline) runs out; gunicorn starts a new worker
+        retry = _post_http(server, peer, xml)
+        assert retry.status_code == 200 and peer.reply_text(retry.content)  # an answer, not "success"
+    finally:
+        server.stop()
