@@ -1,4 +1,4 @@
-"""/healthz: a minimal public answer ({"status": "ok"} or 503), and the detail — database,
+"""/healthz: a minimal public answer ({"status": "ok"}, "degraded" without Redis, or 503), and the detail — database,
 Redis, schema revision — only for a caller on this machine (a load balancer's probe, an
 operator's curl) or a signed-in console admin. Strangers learn nothing of the set-up."""
 
@@ -52,8 +52,11 @@ def healthz():
             body["redis"] = "ok"
         except Exception as exc:
             log.warning("health check: redis unreachable", extra={"error": type(exc).__name__})
-            body.update(status="error", redis="unreachable")
-    code = 200 if body["status"] == "ok" else 503
+            # Chat goes on with the database for deduplication: serving, but not as configured.
+            body["redis"] = "unreachable (messages are deduplicated in the database meanwhile)"
+            if body["status"] == "ok":
+                body["status"] = "degraded"
+    code = 503 if body["status"] == "error" else 200
     if not _may_see_detail():
         body = {"status": body["status"]}
     return jsonify(body), code

@@ -21,7 +21,7 @@ from config import Settings
 from handlers.router import ROUTES, Route
 from models import utcnow
 from models.database import make_engine, make_session_factory
-from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe
+from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe, RedisWithDatabaseFallback
 
 EXTENSION = "shuangyong"
 
@@ -55,11 +55,14 @@ class Runtime:
         if settings.redis_url:
             import redis
 
-            redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+            # Short timeouts: Redis answers in a millisecond when it is there; when it is not,
+            # messages fall back to the database instead of waiting out the reply deadline.
+            redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
             # The lease outlasts a handler's reply deadline; a dead worker's claim frees up
             # for WeChat's second or third retry (5 s apart).
             lease = timedelta(seconds=2 * settings.webhook_reply_deadline)
-            dedupe: DedupeStore = RedisDedupe(redis_client, ttl, lease=lease)
+            dedupe: DedupeStore = RedisWithDatabaseFallback(
+                RedisDedupe(redis_client, ttl, lease=lease), DatabaseDedupe(sessions, ttl), (redis.RedisError,))
         else:
             dedupe = DatabaseDedupe(sessions, ttl)
         crypto = None

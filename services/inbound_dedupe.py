@@ -19,6 +19,7 @@ over meanwhile rolls back instead, so the message is still handled exactly once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InboundMessage, InboundStatus
 from models.encrypted import decrypt_text, encrypt_text
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 NO_REPLY = ""  # a stored reply of "" means: answer "success"
@@ -232,3 +235,71 @@ class RedisDedupe:
 
     def prune(self, now: datetime) -> int:
         return 0  # Redis expires the keys itself
+
+
+class RedisWithDatabaseFallback:
+    """Redis claims while Redis answers; database claims when it does not, so chat goes on
+    through a Redis outage. A message first claimed in the database (during an outage) and
+    retried after Redis is back is found there: a Redis claim checks for that row, one
+    indexed lookup, before the handler runs."""
+
+    def __init__(self, redis_store: RedisDedupe, database_store: DatabaseDedupe, errors: tuple[type[Exception], ...]):
+        self._redis = redis_store
+        self._db = database_store
+        self._errors = errors
+
+    def _in_database(self, session: Session) -> set[str]:
+        return session.info.setdefault("dedupe_in_database", set())
+
+    def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
+        try:
+            claimed = self._redis.claim(claim, now, session)
+        except self._errors as error:
+            log.warning("dedupe: redis unreachable, claiming in the database", extra={"error": type(error).__name__})
+            self._in_database(session).add(claim.key)
+            return self._db.claim(claim, now, session)
+        if claimed and session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == claim.key)):
+            self._redis.release(claim)  # handled during the outage: a retry
+            return False
+        return claimed
+
+    def confirm(self, claim: Claim) -> None:
+        try:
+            self._redis.confirm(claim)
+        except self._errors:
+            pass  # Redis went away after the claim: the database transaction decides now
+
+    def complete(self, key: str, reply: str | None, session: Session) -> None:
+        if key in self._in_database(session):
+            return self._db.complete(key, reply, session)
+        # Redis failing here fails the handler: its transaction rolls back and WeChat's
+        # retry is claimed in the database.
+        self._redis.complete(key, reply, session)
+
+    def release(self, claim: Claim) -> None:
+        try:
+            self._redis.release(claim)
+        except self._errors:
+            pass  # the lease runs out by itself
+
+    def stored_reply(self, key: str, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = self._redis.stored_reply(key, 0)
+            except self._errors:
+                reply = None
+            if reply is None:
+                reply = self._db.stored_reply(key, 0)
+            if reply is not None or time.monotonic() >= deadline:
+                return reply
+            time.sleep(POLL_SECONDS)
+
+    def prune(self, now: datetime) -> int:
+        return self._db.prune(now)
+
+    def forget_sender(self, sender_bis: list[str]) -> int:
+        try:
+            return self._redis.forget_sender(sender_bis)
+        except self._errors:
+            return 0  # the replies expire with their TTL; the database rows are blanked by personal_data

@@ -255,3 +255,21 @@ def test_sigkill_of_the_web_worker_mid_message_and_the_retry_is_handled(tmp_path
         assert retry.status_code == 200 and peer.reply_text(retry.content)  # an answer, not "success"
     finally:
         server.stop()
+
+
+def test_chat_goes_on_through_a_redis_outage_and_retries_stay_single(sqlite_url, tmp_path, apps, plain_peer, redis_url):
+    """Redis down: messages are claimed in the database (a retry gets the stored reply). Redis
+    back: a retry of a message handled during the outage is still not run again."""
+    counter = Counter()
+    down = make_settings(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    client = apps(down, routes=counter.routes()).test_client()
+    xml = text_xml("停电也要回", openid="oOutageUser01", msg_id=8880001)
+    first = plain_peer.post(client, xml)
+    assert plain_peer.reply_text(first.data) == "已收到：停电也要回"
+    assert plain_peer.reply_text(plain_peer.post(client, xml).data) == "已收到：停电也要回"
+    back = apps(make_settings(sqlite_url, tmp_path, REDIS_URL=redis_url), routes=counter.routes()).test_client()
+    assert plain_peer.reply_text(plain_peer.post(back, xml).data) == "已收到：停电也要回"
+    assert counter.calls == 1
+    fresh = text_xml("恢复了", openid="oOutageUser01", msg_id=8880002)
+    assert plain_peer.reply_text(plain_peer.post(back, fresh).data) == "已收到：恢复了"
+    assert counter.calls == 2
