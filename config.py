@@ -65,7 +65,7 @@ class Settings:
     wechat_subscribe_template_ids: Mapping[str, str] = field(default_factory=dict)  # kind → 订阅通知 template
     outbox_send_rate: float = 20.0  # messages per second, across all workers
     outbox_worker_concurrency: int = 8  # sends in flight per worker process
-    outbox_lease_seconds: int = 300  # a row left "sending" this long by a dead worker is taken again
+    outbox_lease_seconds: int = 60  # a row left "sending" this long by a dead worker is taken again
     outbox_max_attempts: int = 8
     mass_send_monthly_budget: int = 4  # a 服务号 follower receives at most 4 mass sends a month
     console_idle_minutes: int = 30  # a console session ends after this long without a request
@@ -173,7 +173,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         outbox_worker_concurrency=_positive_int(
             "OUTBOX_WORKER_CONCURRENCY", get("OUTBOX_WORKER_CONCURRENCY"), 8
         ),
-        outbox_lease_seconds=_positive_int("OUTBOX_LEASE_SECONDS", get("OUTBOX_LEASE_SECONDS"), 300),
+        outbox_lease_seconds=_positive_int("OUTBOX_LEASE_SECONDS", get("OUTBOX_LEASE_SECONDS"), 60),
         outbox_max_attempts=_positive_int("OUTBOX_MAX_ATTEMPTS", get("OUTBOX_MAX_ATTEMPTS"), 8),
         mass_send_monthly_budget=_positive_int(
             "MASS_SEND_MONTHLY_BUDGET", get("MASS_SEND_MONTHLY_BUDGET"), 4

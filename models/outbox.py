@@ -61,6 +61,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # WeChat's asynchronous verdict (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH, subscribe_msg_sent_event).
     delivery_report: Mapped[str | None] = mapped_column(String(64))
+    # The channel of a send under way (set just before the call to WeChat, cleared by the next
+    # claim). A row found "sending" after its lease ran out with a channel that has no
+    # client_msg_id (客服消息, 订阅通知) may have reached the person: it is not sent again blindly.
+    in_flight_channel: Mapped[Channel | None] = mapped_column(status_enum(Channel), nullable=True)
 
     __table_args__ = (
         Index("ix_outbox_message_due", "status", "next_attempt_at"),

@@ -41,7 +41,7 @@ class DeliveryWorker:
         rate: SendRate | None,
         *,
         concurrency: int = 8,
-        lease_seconds: int = 300,
+        lease_seconds: int = 60,
         poll_seconds: float = 0.5,
         on_error: Callable[[BaseException], None] | None = None,
         clock: Callable[[], datetime] = utcnow,

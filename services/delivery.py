@@ -97,15 +97,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     then updated: an UPDATE over a LIMIT subquery may run the subquery more than once
     on PostgreSQL and take more rows than asked for.
     """
-    stale = _lock_due(session, OutboxStatus.SENDING, now, limit)
-    if stale:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([r.id for r in stale]))
-            .values(status=OutboxStatus.PENDING, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        _bulk_events(session, stale, OutboxStatus.SENDING, OutboxStatus.PENDING, now, "lease ran out: taken back")
+    _take_back_stale(session, _lock_due(session, OutboxStatus.SENDING, now, limit), now)
 
     due = _lock_due(session, OutboxStatus.PENDING, now, limit)
     if not due:
@@ -117,6 +109,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
             status=OutboxStatus.SENDING,
             attempts=OutboxMessage.attempts + 1,
             next_attempt_at=now + lease,
+            in_flight_channel=None,
             updated_at=now,
         )
         .returning(OutboxMessage.id, OutboxMessage.attempts)
@@ -126,9 +119,36 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     return [Claimed(row.id, row.attempts) for row in sorted(claimed, key=lambda r: r.id)]
 
 
+# Channels whose resend WeChat does not recognise as one (no client_msg_id).
+NOT_IDEMPOTENT = (Channel.CUSTOMER_SERVICE, Channel.SUBSCRIPTION)
+OUTCOME_UNKNOWN = ("the worker stopped while sending: the message may have reached the person, so it is not "
+                   "sent again by itself (retry it if they did not get it)")
+
+
+def _take_back_stale(session: Session, stale, now: datetime) -> None:
+    """Rows a dead worker left "sending". Not yet on their way, or on a channel where WeChat
+    drops a resend (client_msg_id): due again. Maybe sent on a channel where a resend would
+    reach the person twice: failed, saying so, for staff to retry if it did not arrive."""
+    unknown = [r for r in stale if r.in_flight_channel in NOT_IDEMPOTENT]
+    again = [r for r in stale if r.in_flight_channel not in NOT_IDEMPOTENT]
+    for rows, status, note, extra in (
+        (again, OutboxStatus.PENDING, "lease ran out: taken back", {}),
+        (unknown, OutboxStatus.FAILED, f"lease ran out mid-send: {OUTCOME_UNKNOWN}", {"last_errmsg": OUTCOME_UNKNOWN}),
+    ):
+        if not rows:
+            continue
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([r.id for r in rows]))
+            .values(status=status, updated_at=now, **extra)
+            .execution_options(synchronize_session=False)
+        )
+        _bulk_events(session, rows, OutboxStatus.SENDING, status, now, note)
+
+
 def _lock_due(session: Session, status: OutboxStatus, now: datetime, limit: int):
     return session.execute(
-        select(OutboxMessage.id, OutboxMessage.channel)
+        select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.in_flight_channel)
         .where(OutboxMessage.status == status, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
@@ -176,6 +196,7 @@ def plan(session: Session, claimed: Claimed, config: DeliveryConfig, now: dateti
     for channel in policy_for(row.kind, row.channel).channels:
         send = _try_channel(session, row, channel, config, now, reasons)
         if send is not None:
+            row.in_flight_channel = channel  # committed before the call to WeChat
             return send  # the row records the channel once WeChat has the message
     return _unavailable(session, row, config, now, reasons)
 

@@ -100,6 +100,7 @@ REASON_WORDS: tuple[tuple[str, str], ...] = (
     ("no channel allowed", "没有可用的发送方式"),
     ("customer service:", "无法发送（客服消息窗口已关闭，且没有可用的模板或订阅通知）"),
     ("mass: the", "本月群发次数已用完"),
+    ("the worker stopped while sending", "发送中途中断，对方可能已收到，为免重复未自动重发（如对方没收到，请点“重发”）"),
 )
 TEXT_PREVIEW = 30  # characters of a message shown in the list: it may hold personal data
 EXPORT_LIMIT = 10_000
@@ -154,6 +155,8 @@ EVENT_WORDS: tuple[tuple[str, str], ...] = (
     ("WeChat already had this message", "微信已收到过这条消息"),
     ("window closed, choosing again", "客服消息窗口已关闭，改用其他方式"),
     ("retry in", "稍后自动重试"),
+    ("lease ran out mid-send", "发送中途中断，对方可能已收到，未自动重发"),
+    ("lease ran out", "发送中断，重新排队"),
     ("sent", "已发送"),
 )
 

@@ -509,3 +509,48 @@ def test_a_plain_text_staff_alert_goes_out_as_a_template_cut_to_fit(sqlite_url, 
     kit.drain()
     (sent,) = api.delivered(TEMPLATE)
     assert sent.touser == OTHER and sent.body["data"] == {"thing1": {"value": "新的求助申请待分派：生活困难 请尽快处…"}}
+
+
+# --- a worker that dies mid-send ------------------------------------------------------
+
+
+def _die_mid_send(kit: Outbound, now):
+    """What a SIGKILLed worker leaves: rows claimed and planned (the call to WeChat under way),
+    nothing recorded."""
+    lease = timedelta(seconds=kit.settings.outbox_lease_seconds)
+    config = delivery.DeliveryConfig(sandbox=False, template_ids={"request_update": "TPL_PROGRESS"})
+    with kit.sessions.begin() as session:
+        claimed = delivery.claim_due(session, now, 10, lease)
+    sends = []
+    for item in claimed:
+        with kit.sessions.begin() as session:
+            sends.append(delivery.plan(session, item, config, now))
+    return sends
+
+
+def test_a_customer_service_message_caught_mid_send_is_not_sent_twice(db_url, make, api, apps, plain_peer):
+    kit = make(db_url, WECHAT_TEMPLATE_IDS="request_update=TPL_PROGRESS")
+    _write(apps, plain_peer, kit, text_xml("你好", openid=USER))  # opens the reply window
+    talking = _update(kit, "req:1:cs")
+    silent = _update(kit, "req:2:template", recipient=OTHER)  # no window: a template message
+    now = utcnow()
+    sends = _die_mid_send(kit, now)
+    assert {s.channel for s in sends} == {Channel.CUSTOMER_SERVICE, Channel.TEMPLATE}
+
+    later = now + timedelta(seconds=kit.settings.outbox_lease_seconds + 1)
+    with kit.sessions.begin() as session:
+        delivery.claim_due(session, later, 10, timedelta(seconds=60))
+    maybe_sent = kit.row(talking)
+    assert maybe_sent.status == OutboxStatus.FAILED  # shown in the delivery log, for staff to retry
+    assert "may have reached the person" in maybe_sent.last_errmsg
+    from services.delivery_log import reason_words
+
+    assert "可能已收到" in reason_words(None, maybe_sent.last_errmsg)  # what staff read
+    assert kit.row(silent).status == OutboxStatus.SENDING  # taken again: client_msg_id drops a doubled one
+    assert api.delivered() == []
+
+
+def test_the_default_lease_brings_a_dead_workers_rows_back_within_a_minute(tmp_path):
+    from tests.conftest import make_settings
+
+    assert make_settings("sqlite:///" + str(tmp_path / "x.db"), tmp_path).outbox_lease_seconds <= 60

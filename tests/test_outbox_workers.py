@@ -18,7 +18,7 @@ from models import OutboxMessage
 from models.database import make_engine, make_session_factory
 from services import outbox
 from tests.conftest import DATA_KEY, TOKEN, _truncate_all
-from tests.fake_wechat_api import APP_ID, APP_SECRET, TEMPLATE, FakeWeChatApi
+from tests.fake_wechat_api import APP_ID, APP_SECRET, CUSTOM, TEMPLATE, FakeWeChatApi
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = {"fields": {"thing1": "走访慰问安排", "time2": "2026年1月20日 09:00"}}
@@ -110,6 +110,40 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(pg_url, pg,
     resent = len(api_slow.calls(TEMPLATE)) - total
     assert resent >= 0  # resends of rows the dead worker had in flight, dropped by client_msg_id
     print(f"\nkilled mid-batch with {caught['sending']} rows sending; {resent} resends absorbed by client_msg_id")
+
+
+def test_customer_service_messages_are_never_doubled_by_a_killed_worker(pg_url, pg, api_slow, tmp_path):
+    """客服消息 carry no client_msg_id: a row the dead worker may have sent is not sent again
+    but shown as failed with the reason; every other row is sent exactly once."""
+    from datetime import timedelta
+
+    from models import Follower, utcnow
+
+    total, now = 120, utcnow()
+    with pg.begin() as session:
+        for n in range(total):
+            openid = f"oTalking{n:06d}"
+            session.add(Follower(openid=openid, last_interaction_at=now, window_expires_at=now + timedelta(hours=48),
+                                 window_quota=5, window_used=0))
+            outbox.enqueue(session, kind="request_update", recipient=openid, payload={"text": "您的求助已受理。"},
+                           idempotency_key=f"cs:{n}")
+    first = _start_worker(pg_url, api_slow, tmp_path, 8, OUTBOX_SEND_RATE=200, OUTBOX_LEASE_SECONDS=2)
+    _wait_for(lambda: len(api_slow.delivered()) >= 30, 30, "the first worker to send some")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    second = _start_worker(pg_url, api_slow, tmp_path, 8, OUTBOX_SEND_RATE=200, OUTBOX_LEASE_SECONDS=2)
+    try:
+        _wait_for(lambda: _statuses(pg)["sent"] + _statuses(pg)["failed"] == total, 60, "every row settled")
+    finally:
+        _stop(second)
+    received = Counter(d.touser for d in api_slow.delivered(CUSTOM))
+    assert max(received.values()) == 1  # nobody got it twice
+    with pg() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+    unknown = [r for r in rows if r.status == "failed"]
+    assert all("may have reached the person" in r.last_errmsg for r in unknown)
+    assert all(received[r.recipient] == 1 for r in rows if r.status == "sent")
+    print(f"\nkilled mid-send: {len(unknown)} rows left for staff to check, none doubled")
 
 
 @pytest.fixture
