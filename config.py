@@ -119,6 +119,14 @@ class Settings:
         return _parse(values)
 
 
+def instance_dir_setting(env_file: Path = PROJECT_ROOT / ".env") -> Path:
+    """INSTANCE_DIR as Settings.from_env reads it, without parsing (and so failing on) the rest."""
+    value = os.environ.get("INSTANCE_DIR", "").strip()
+    if not value and env_file.is_file():
+        value = (dotenv_values(env_file).get("INSTANCE_DIR") or "").strip()
+    return Path(value) if value else DEFAULT_INSTANCE_DIR
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     def get(name: str) -> str | None:
         value = env.get(name)

@@ -2,10 +2,13 @@
 
 import sys
 
-from config import ConfigError
+from config import ConfigError, instance_dir_setting
 
 
 def main() -> None:
+    from services.metrics import prepare_process
+
+    prepare_process(instance_dir_setting())  # before any metric exists (prometheus-client reads it once)
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from bot.cli import cli, database_reason

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
 
 from bot.runtime import runtime
@@ -60,3 +60,15 @@ def healthz():
     if not _may_see_detail():
         body = {"status": body["status"]}
     return jsonify(body), code
+
+
+@blueprint.get("/metrics")
+def metrics():
+    """Prometheus scrape: for this machine (a local Prometheus or agent) and console admins only;
+    anyone else gets a 404, as for any unknown address."""
+    if not _may_see_detail():
+        abort(404)
+    from services.metrics import exposition
+
+    body, content_type = exposition(runtime().sessions)
+    return Response(body, content_type=content_type)

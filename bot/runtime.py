@@ -21,6 +21,7 @@ from config import Settings
 from handlers.router import ROUTES, Route
 from models import utcnow
 from models.database import make_engine, make_session_factory
+from services import metrics
 from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe, RedisWithDatabaseFallback
 
 EXTENSION = "shuangyong"
@@ -62,7 +63,8 @@ class Runtime:
             # for WeChat's second or third retry (5 s apart).
             lease = timedelta(seconds=2 * settings.webhook_reply_deadline)
             dedupe: DedupeStore = RedisWithDatabaseFallback(
-                RedisDedupe(redis_client, ttl, lease=lease), DatabaseDedupe(sessions, ttl), (redis.RedisError,))
+                RedisDedupe(redis_client, ttl, lease=lease), DatabaseDedupe(sessions, ttl), (redis.RedisError,),
+                on_fallback=metrics.dedupe_fallback)
         else:
             dedupe = DatabaseDedupe(sessions, ttl)
         crypto = None

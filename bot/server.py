@@ -62,7 +62,15 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, log_level
         # ~/.gunicorn/gunicorn.ctl), shared by every instance on the host: stopping one
         # deleted another's. We manage processes with signals (systemd), not gunicornc.
         "control_socket_disable": True,
+        "child_exit": _worker_gone,
     }
+
+
+def _worker_gone(_server, worker) -> None:
+    """A web worker exited: its live gauges leave the shared metrics directory."""
+    from services.metrics import forget_dead_processes
+
+    forget_dead_processes()
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
@@ -71,5 +79,8 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads
 
         return create_app(settings)
 
+    from services.metrics import forget_dead_processes
+
+    forget_dead_processes()  # left by an earlier run that did not stop cleanly
     options = gunicorn_options(host, port, workers, threads, settings.log_level, "shuangyong")
     GunicornServer(load_app, options).run()

@@ -27,6 +27,7 @@ from models import utcnow
 from models.encrypted import blind_index
 from services import followers
 from services.inbound_dedupe import Claim, ClaimLost, dedupe_key
+from services import metrics
 from services.outbox import enqueue_late_reply
 
 blueprint = Blueprint("webhook", __name__)
@@ -68,6 +69,7 @@ def receive():
     }
     remaining = max(0.0, rt.settings.webhook_reply_deadline - (time.monotonic() - started))
     text, outcome = _ReplyJob(rt, incoming, key, log_fields).reply_within(remaining)
+    metrics.message(outcome, time.monotonic() - started)
     log.info(
         "webhook: %s",
         outcome,
@@ -207,5 +209,6 @@ def _respond(rt: Runtime, incoming: Incoming, text: str | None) -> Response:
 
 def _refuse(rejected: Rejected) -> Response:
     log.warning("webhook: refused", extra={"status": rejected.status, "reason": rejected.reason})
+    metrics.message(f"refused {rejected.status}")
     message = {400: "bad request", 403: "forbidden", 413: "payload too large"}.get(rejected.status, "refused")
     return Response(message, status=rejected.status, content_type="text/plain; charset=utf-8")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import utcnow
 from scheduler.send_rate import SendRate
-from services import delivery
+from services import delivery, metrics
 from services.delivery import Claimed, DeliveryConfig, Send
 from services.delivery_policy import ApiError, PayloadError
 
@@ -157,11 +157,13 @@ class DeliveryWorker:
         else:
             with self.sessions.begin() as session:
                 delivery.record_success(session, message, msgid, self.clock())
+            metrics.send(str(message.channel), 0)
             log.info("delivery: sent", extra={"outbox_id": message.row_id, "channel": str(message.channel), "msgid": msgid})
 
     def _record_failure(self, message: Send, error: ApiError) -> None:
         with self.sessions.begin() as session:
             reaction = delivery.record_failure(session, message, error, self.config, self.clock())
+        metrics.send(str(message.channel), error.errcode if error.errcode is not None else -1)
         level = logging.ERROR if reaction in (None, "fail", "quota") else logging.WARNING
         log.log(
             level,

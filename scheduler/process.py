@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import utcnow
+from services import metrics
 from scheduler.job_table import JOBS, JobSpec
 from scheduler.leader import LeaderLock, make_lock
 from scheduler.runner import ensure_seeded, run_due, run_job
@@ -65,7 +66,11 @@ class SchedulerProcess:
             while not self._stopping.is_set():
                 if not self._wait_for_leadership():
                     break
-                self._lead()
+                metrics.scheduler_active(True)
+                try:
+                    self._lead()
+                finally:
+                    metrics.scheduler_active(False)
         finally:
             self.lock.release()
             log.info("scheduler stopped", extra={"holder": self.lock.holder})

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import utcnow
 from models.scheduler_state import JobWatermark
 from scheduler.context import JobRun
+from services import metrics
 from services.retention import RetentionPolicy
 from scheduler.job_table import JOBS, JobSpec
 from services.calendar_seed import seed_all
@@ -97,6 +98,8 @@ def run_job(
             session.rollback()
             result.error = safe_error(exc)
             log.error("job failed", extra={"job": spec.id, "error": result.error})
+            if not dry_run:
+                metrics.scheduler_run(spec.id, ok=False)
             log.debug("job failure traceback", exc_info=True)
             if not dry_run:
                 _record_error(session, spec.id, result.error)
@@ -107,6 +110,7 @@ def run_job(
             return result
         _advance(session, spec.id, until, started)
         session.commit()
+        metrics.scheduler_run(spec.id, ok=True)
         log.info("job done", extra={"job": spec.id, "queued": len(result.created), "until": until.isoformat()})
         return result
 

@@ -243,10 +243,12 @@ class RedisWithDatabaseFallback:
     retried after Redis is back is found there: a Redis claim checks for that row, one
     indexed lookup, before the handler runs."""
 
-    def __init__(self, redis_store: RedisDedupe, database_store: DatabaseDedupe, errors: tuple[type[Exception], ...]):
+    def __init__(self, redis_store: RedisDedupe, database_store: DatabaseDedupe, errors: tuple[type[Exception], ...],
+                 on_fallback=lambda: None):
         self._redis = redis_store
         self._db = database_store
         self._errors = errors
+        self._on_fallback = on_fallback  # counted in the metrics
 
     def _in_database(self, session: Session) -> set[str]:
         return session.info.setdefault("dedupe_in_database", set())
@@ -256,6 +258,7 @@ class RedisWithDatabaseFallback:
             claimed = self._redis.claim(claim, now, session)
         except self._errors as error:
             log.warning("dedupe: redis unreachable, claiming in the database", extra={"error": type(error).__name__})
+            self._on_fallback()
             self._in_database(session).add(claim.key)
             return self._db.claim(claim, now, session)
         if claimed and session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == claim.key)):
