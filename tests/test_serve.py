@@ -50,15 +50,17 @@ class Server:
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port), "--workers", str(workers)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded CI machine starts gunicorn slowly
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited: {self.output()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
+        self.process.kill()  # never leave a server behind for the rest of the run
+        self.process.wait(timeout=10)
         raise AssertionError(f"server did not come up: {self.output()}")
 
     def output(self) -> str:
