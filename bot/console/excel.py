@@ -12,22 +12,25 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 def append_row(sheet: Worksheet, values: Iterable[Any]) -> None:
-    """sheet.append(values), with every text that could be read as a formula kept as text."""
-    values = list(values)
-    sheet.append([_plain(v) for v in values])
-    for cell, value in zip(sheet[sheet.max_row], values):
-        if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-            cell.value = value
-            cell.data_type = "s"
-            cell.quotePrefix = True
+    """sheet.append(values), with every text that could be read as a formula kept as text.
+
+    Such a value goes in as a ready-made text cell (openpyxl's append takes cells), so no
+    lookup of the row afterwards: that lookup (`sheet.max_row`) grew with every row."""
+    sheet.append([_plain(sheet, v) for v in values])
 
 
-def _plain(value: Any) -> Any:
-    # Appended as "" first: openpyxl would otherwise parse "=…" as a formula on the way in.
-    return "" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+def _plain(sheet: Worksheet, value: Any) -> Any:
+    if not (isinstance(value, str) and value.startswith(FORMULA_STARTS)):
+        return value
+    cell = Cell(sheet)
+    cell.value = value
+    cell.data_type = "s"  # the setter took "=…" for a formula: text, as typed
+    cell.quotePrefix = True
+    return cell
