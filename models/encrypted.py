@@ -7,6 +7,7 @@ whatever process opens the database (web, worker, scheduler, CLI).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -170,3 +171,19 @@ class EncryptedJSON(EncryptedText):
     def process_result_value(self, value: str | None, dialect) -> Any:
         text = super().process_result_value(value, dialect)
         return None if text is None else json.loads(text)
+
+
+class EncryptedBytes(EncryptedText):
+    """Binary data (a visit's photo) encrypted like text: base64 inside the Fernet token, so key
+    rotation and backups treat it as any other encrypted column."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect) -> str | None:
+        if value is None:
+            return None
+        return super().process_bind_param(base64.b64encode(value).decode("ascii"), dialect)
+
+    def process_result_value(self, value: str | None, dialect) -> bytes | None:
+        text = super().process_result_value(value, dialect)
+        return None if text is None else base64.b64decode(text)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
+from models.encrypted import EncryptedBytes, EncryptedText
 from models.base import status_enum
 
 
@@ -109,7 +110,7 @@ class PlannedVisit(Base):
     category: Mapped[str] = mapped_column(String(16))  # the household's highest-priority category
     status: Mapped[VisitStatus] = mapped_column(status_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
     visited_at: Mapped[datetime | None]
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText())  # may tell of health or hardship
     # County leaders' visit assignments (挂点领导): who of the leadership visits this household.
     leader: Mapped[str | None] = mapped_column(String(60))
     # What the visit brought and who went: the 走访慰问台账 and 慰问金签领表 come from these.
@@ -130,14 +131,14 @@ class PlannedVisit(Base):
 
 
 class VisitPhoto(Base):
-    """An optional photo of a visit (JPEG/PNG, size-limited), kept in the database so a
-    backup holds it and several processes see it."""
+    """An optional photo of a visit (JPEG/PNG, size-limited), kept in the database (encrypted)
+    so a backup holds it and several processes see it."""
 
     __tablename__ = "visit_photo"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("planned_visit.id", ondelete="CASCADE"), index=True)
     content_type: Mapped[str] = mapped_column(String(32))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes())  # faces and homes: encrypted at rest
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

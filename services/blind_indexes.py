@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from models.beneficiary import Beneficiary, Household
 from models.help_request import HelpRequest
 from models.encrypted import blind_index, key_id_of
+from models.visits import PlannedVisit
 from models.volunteer import Volunteer
 
 # (model, encrypted attribute, its blind index column)
@@ -28,8 +29,9 @@ INDEXED = (
 BATCH = 500
 
 
-# Columns that were plaintext before they were encrypted (revision 0009): (model, attribute, index kind)
-ONCE_PLAINTEXT = ((Volunteer, "name", "name"), (Beneficiary, "name", "name"))
+# Columns that were plaintext before they were encrypted: (model, attribute, index kind or None).
+# Names since revision 0009; a visit's note since 0010 (it may tell of health or hardship).
+ONCE_PLAINTEXT = ((Volunteer, "name", "name"), (Beneficiary, "name", "name"), (PlannedVisit, "note", None))
 
 
 def _is_plaintext(stored: str) -> bool:
@@ -53,8 +55,10 @@ def encrypt_plaintext(session: Session) -> int:
             for row_id, stored in rows:
                 if stored is not None and _is_plaintext(stored):
                     # The column's type encrypts the value on the way in.
-                    session.execute(update(table).where(pk == row_id).values(
-                        {attribute: stored, f"{attribute}_bi": blind_index(stored, kind)}))
+                    values = {attribute: stored}
+                    if kind is not None:
+                        values[f"{attribute}_bi"] = blind_index(stored, kind)
+                    session.execute(update(table).where(pk == row_id).values(values))
                     updated += 1
             last_id = rows[-1][0]
     return updated

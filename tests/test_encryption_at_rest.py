@@ -198,3 +198,46 @@ def test_a_new_connection_keeps_the_sqlite_locks_of_the_ones_already_open(tmp_pa
                 write(value)
                 assert (body(first), body(second)) == (value, value)
     engine.dispose()
+
+
+def test_visit_notes_and_photos_are_encrypted_and_old_notes_get_encrypted(sqlite_url):
+    """A visit's note may tell of health or hardship and a photo shows a face and a home: neither
+    is readable in the file; a note written in plaintext before they were encrypted is encrypted
+    by the backfill that `db upgrade` and `serve` run."""
+    from datetime import date
+
+    from models.beneficiary import Household
+    from models.visits import PlannedVisit, VisitPhoto, VisitPlan
+
+    configure_data_key(DATA_KEY)
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    note, photo = "老人腿脚不便，家中生活困难", b"\xff\xd8\xff\xe0JFIF-secret-face"
+    with sessions.begin() as session:
+        household = Household(town="城关镇", village="河口村")
+        plan = VisitPlan(season="chunjie", year=2027, name="春节走访", holiday_date=date(2027, 2, 6),
+                         window_start=date(2027, 1, 15), window_end=date(2027, 2, 12))
+        session.add_all([household, plan])
+        session.flush()
+        visit = PlannedVisit(plan_id=plan.id, household_id=household.id, priority=1, category="MARTYR_F", note=note)
+        session.add(visit)
+        session.flush()
+        session.add(VisitPhoto(visit_id=visit.id, content_type="image/jpeg", data=photo, uploaded_by="staff:1"))
+    with sessions.begin() as session:
+        other = Household(town="城关镇", village="柳营村")
+        session.add(other)
+        session.flush()
+        old = PlannedVisit(plan_id=plan.id, household_id=other.id, priority=2, category="DISABLED")
+        session.add(old)
+        session.flush()
+        session.execute(update(PlannedVisit.__table__).where(PlannedVisit.id == old.id)
+                        .values(note=type_coerce("旧记录：住院治疗中", Text)))  # as before 0010
+    with sessions.begin() as session:
+        assert backfill(session) >= 1
+    with sessions() as session:
+        assert session.get(PlannedVisit, visit.id).note == note
+        assert session.get(PlannedVisit, old.id).note == "旧记录：住院治疗中"
+        assert session.scalars(select(VisitPhoto.data)).one() == photo
+    engine.dispose()
+    blob = _sqlite_bytes(sqlite_url)
+    assert "腿脚不便".encode() not in blob and "住院治疗".encode() not in blob and b"secret-face" not in blob

@@ -90,7 +90,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('visit_id', sa.Integer(), nullable=False),
     sa.Column('content_type', sa.String(length=32), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
     sa.Column('uploaded_by', sa.String(length=64), nullable=False),
     sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['visit_id'], ['planned_visit.id'], name=op.f('fk_visit_photo_visit_id_planned_visit'), ondelete='CASCADE'),
