@@ -17,7 +17,8 @@ from services.local_time import chinese_date
 
 PAGE_CHARS = 900  # a customer-service text holds 1000
 KEY_PRIORITY = 3  # 三属, 三红, 残疾军人: visited first, marked 重点
-HOW_TO_RECORD = "每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {example}”。"
+HOW_TO_RECORD = ("每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {example}”；"
+                 "要登记慰问金和情况，请回复“走访登记”。")
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
     # Each volunteer gets their own households: an even share, village by village.
     assert by_recipient["oVolunteerEast01"] == (
         "2027年元旦春节走访慰问：东镇走访组请您走访以下 1 户（重点对象 1 户），请在1月15日至2月20日完成。"
-        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {disabled}”。走访名单："
+        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {disabled}”；要登记慰问金和情况，请回复“走访登记”。走访名单："
         f"\n1. 编号{disabled} 一村 虚构路1号（重点）")
     assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{martyr} 二村 虚构路1号（重点）")
     for text in by_recipient.values():
@@ -177,7 +177,7 @@ def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, rost
                if r.idempotency_key.startswith("visit_plan_update")}
     assert updates == {"oVolunteerEast01": (
         "2027年元旦春节走访慰问：东镇走访组新分给您 1 户，请在1月15日至2月20日走访。"
-        f"每走访完一户，请在公众号回复“已走访”和编号登记，例如“已走访 {martyr}”。新增名单："
+        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {martyr}”；要登记慰问金和情况，请回复“走访登记”。新增名单："
         f"\n1. 编号{martyr} 二村 虚构路1号（重点）")}
 
 
