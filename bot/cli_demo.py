@@ -24,12 +24,12 @@ POLL_SECONDS = 0.5
 
 
 def _seed(settings: Settings, sessions, force: bool):
-    from handlers.site import towns
     from models import utcnow
     from services import demo_data
+    from services.areas import towns
 
-    areas = [(t.name, t.villages) for t in towns(settings)]
     with sessions.begin() as session:
+        areas = [(t.name, t.villages) for t in towns(session, settings)]  # the area table, as the chat offers
         return demo_data.seed(session, areas, utcnow(), force=force)
 
 

@@ -24,22 +24,23 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _towns(settings) -> list[str]:
-    from handlers.site import towns
+def _towns(settings, sessions) -> list[str]:
+    from services.areas import town_names  # the area table (areas.toml until it is seeded)
 
-    return [t.name for t in towns(settings)]
+    with sessions() as session:
+        return town_names(session, settings)
 
 
-def _check_town(settings, town: str | None) -> None:
-    if town and town not in _towns(settings):
-        raise click.BadParameter(f"unknown town {town!r}; deploy/areas.toml has: {', '.join(_towns(settings))}",
+def _check_town(settings, town: str | None, sessions) -> None:
+    if town and town not in (known := _towns(settings, sessions)):
+        raise click.BadParameter(f"unknown town {town!r}; the area table has: {', '.join(known)}",
                                  param_hint="--town")
 
 
 @staff_user.command("add")
 @click.argument("username")
 @click.option("--role", type=ROLES, default="officer", show_default=True)
-@click.option("--town", default=None, help="Limit the account to one 乡镇/街道 of deploy/areas.toml.")
+@click.option("--town", default=None, help="Limit the account to one 乡镇/街道 of the area table.")
 @click.option("--name", "display_name", default=None, help="The name shown in the console.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
 def add(username: str, role: str, town: str | None, display_name: str | None, password_stdin: bool) -> None:
@@ -48,7 +49,7 @@ def add(username: str, role: str, town: str | None, display_name: str | None, pa
     from services import staff_accounts
 
     with open_database() as (settings, _engine, sessions):
-        _check_town(settings, town)
+        _check_town(settings, town, sessions)
         password = _read_password(password_stdin)
         with sessions.begin() as session:
             try:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
+from services import id_check
+
 MOBILE_EXAMPLE = "13800138000"
 ID_EXAMPLE = "11010519491231002X"
 CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -121,26 +123,18 @@ def _count(n: int) -> str:
     return "一两三四五六七八九"[n - 1] if 1 <= n <= 9 else str(n)
 
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
-
-
 def id_number(text: str, today: date | None = None) -> str:
     """A mainland resident ID number (GB 11643): 18 characters, valid birth date and check digit."""
     value = re.sub(r"\s", "", normalize(text)).upper()
     example = f"例如 {ID_EXAMPLE}。请重新输入："
-    if len(value) != 18:
+    wrong = id_check.problem(value, today)
+    if wrong == id_check.LENGTH:
         raise Invalid(f"身份证号应为18位，您输入了{len(value)}位，{example}")
-    if not (value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")):
+    if wrong == id_check.CHARS:
         raise Invalid(f"身份证号前17位是数字，最后一位是数字或X，{example}")
-    try:
-        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        raise Invalid(f"身份证号里的出生日期（第7到14位）不对，{example}") from None
-    if born.year < 1900 or born > (today or date.today()):
+    if wrong == id_check.BIRTH:
         raise Invalid(f"身份证号里的出生日期（第7到14位）不对，{example}")
-    check = ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS)) % 11]
-    if value[17] != check:
+    if wrong == id_check.CHECKSUM:
         raise Invalid("这个身份证号的最后一位（校验位）对不上，可能有一位输错了。请核对后重新输入：")
     return value
 

@@ -73,6 +73,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("withdraw_consent", "撤回同意", ("撤销同意", "取消同意", "撤回授权"), profile.withdraw,
           form="withdraw_consent"),
     Entry("contact", "联系我们", ("联系方式", "电话", "地址"), info.contact_us, key="CONTACT_US"),
+    Entry("visit_log", "走访登记", ("登记走访", "走访名单", "我的走访名单"), visits.begin, form="visit_log"),
     Entry("record_visit", "登记走访", ("已走访",), visits.record, pattern=visits.PATTERN),
 )
 _BY_KEY = {e.key: e for e in ENTRIES if e.key}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.beneficiary import Beneficiary, BeneficiaryCategory, BeneficiaryStatus, Household, RegistrationStatus
-from services import consents, numbers, status_events, workflow
+from services import consents, households, numbers, status_events, workflow
 from services.local_time import local_date
 from services.workflow import Notice
 
@@ -104,7 +104,9 @@ def _check_guardian(details: BeneficiaryDetails, now: datetime) -> bool:
 
 def register(session: Session, openid: str, details: BeneficiaryDetails, now: datetime) -> Beneficiary:
     child = _check_guardian(details, now)
-    household = Household(town=details.town, village=details.village, address=details.address, created_at=now)
+    household = households.find(session, details.town, details.village, id_number=details.id_number,
+                                mobile=details.mobile, address=details.address) or Household(
+        town=details.town, village=details.village, address=details.address, created_at=now)
     person = Beneficiary(
         number=numbers.yearly_number(session, "YF", SUBJECT, now, width=4),
         household=household,

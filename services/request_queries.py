@@ -26,7 +26,7 @@ from services import help_requests
 from services.handover import MEDIA_LABELS, REPLY_KIND
 
 S = RequestStatus
-SOURCES = {"chat": "微信", "handover": "人工", "console": "工作台"}
+SOURCES = {"chat": "微信", "handover": "人工", "console": "工作台", "visit": "走访发现"}
 # A filter value, not a source: everything but 人工 chats, as the work queue counts them.
 NOT_HANDOVER = "requests"
 SOURCE_FILTERS = {NOT_HANDOVER: "求助（不含人工会话）", **SOURCES}

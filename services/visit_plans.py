@@ -54,6 +54,9 @@ def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int
         .join(Household, Household.id == Beneficiary.household_id)
         .where(
             Beneficiary.status == RegistrationStatus.VERIFIED,
+            # An entitlement ended before the window is over leaves the plan (a planned visit
+            # is cancelled when the plan is refreshed; a visit already made stays).
+            (Beneficiary.ended_on.is_(None)) | (Beneficiary.ended_on > spec.window_end),
             (BeneficiaryStatus.end_date.is_(None)) | (BeneficiaryStatus.end_date >= spec.window_start),
             (BeneficiaryStatus.start_date.is_(None)) | (BeneficiaryStatus.start_date <= spec.window_end),
         )
@@ -68,10 +71,21 @@ def eligible_households(session: Session, spec: PlanSpec) -> dict[int, tuple[int
     return found
 
 
-def teams_for(session: Session, towns: set[str]) -> dict[str, int]:
-    """The visit team of each town; a town without one gets a team of its approved volunteers."""
-    teams = {t.town: t.id for t in session.scalars(select(VisitTeam).where(VisitTeam.active.is_(True)))}
-    for town in sorted(towns - set(teams)):
+def teams_for(session: Session, areas: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(town, village) → its visit team: the active team serving that village, else the town's
+    whole-town team (no villages listed); a town without any team gets a whole-town team of its
+    approved volunteers."""
+    active = list(session.scalars(select(VisitTeam).where(VisitTeam.active.is_(True)).order_by(VisitTeam.id)))
+    by_village: dict[tuple[str, str], int] = {}
+    whole_town: dict[str, int] = {}
+    for team in active:
+        listed = team_villages(team)
+        for village in listed:
+            by_village.setdefault((team.town, village), team.id)
+        if not listed:
+            whole_town.setdefault(team.town, team.id)
+    towns = {town for town, _ in areas}
+    for town in sorted(towns - set(whole_town) - {t.town for t in active}):
         if session.scalar(select(VisitTeam.id).where(VisitTeam.town == town)) is not None:
             continue  # a team staff switched off: its households stay unassigned
         team = VisitTeam(town=town, name=f"{town}走访组", active=True)
@@ -81,8 +95,20 @@ def teams_for(session: Session, towns: set[str]) -> dict[str, int]:
             select(Volunteer.id).where(Volunteer.town == town, Volunteer.status == VolunteerStatus.APPROVED)
         )
         session.add_all(VisitTeamMember(team_id=team.id, volunteer_id=vid) for vid in volunteer_ids)
-        teams[town] = team.id
-    return teams
+        whole_town[town] = team.id
+    found = {}
+    for town, village in areas:
+        team_id = by_village.get((town, village), whole_town.get(town))
+        if team_id is not None:
+            found[(town, village)] = team_id
+    return found
+
+
+def team_villages(team: VisitTeam) -> list[str]:
+    """The villages a team serves; empty: the whole town."""
+    from services.areas import split_villages
+
+    return split_villages(team.villages)
 
 
 def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> PlanResult:
@@ -97,7 +123,7 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
         plan.window_start, plan.window_end = spec.window_start, spec.window_end
     result = PlanResult(plan)
     eligible = eligible_households(session, spec)
-    teams = teams_for(session, {town for _, _, town, _ in eligible.values()})
+    teams = teams_for(session, {(town, village) for _, _, town, village in eligible.values()})
     existing = {
         row.household_id: row
         for row in session.execute(
@@ -116,10 +142,10 @@ def generate_plan(session: Session, spec: PlanSpec, actor: str = "system") -> Pl
 
 def _new_rows(plan, eligible, existing, teams, result) -> list[dict]:
     rows, now = [], utcnow()
-    for household_id, (rank, category, town, _village) in eligible.items():
+    for household_id, (rank, category, town, village) in eligible.items():
         if household_id in existing:
             continue
-        team_id = teams.get(town)
+        team_id = teams.get((town, village))
         rows.append({"plan_id": plan.id, "household_id": household_id, "team_id": team_id, "member_id": None,
                      "priority": rank, "category": category, "status": VisitStatus.PLANNED.value, "created_at": now})
         if team_id is not None:
@@ -141,11 +167,11 @@ def _follow_roster_changes(session, eligible, existing, teams, result, actor) ->
             _change_status(session, row.id, row.status, VisitStatus.CANCELLED, actor, "不再符合走访条件")
             result.cancelled += 1
         elif household_id in eligible:
-            rank, category, town, _village = eligible[household_id]
+            rank, category, town, village = eligible[household_id]
             if row.status == VisitStatus.CANCELLED:
                 _change_status(session, row.id, row.status, VisitStatus.PLANNED, actor, "重新列入走访")
                 result.restored += 1
-            team_id = teams.get(town, row.team_id)
+            team_id = teams.get((town, village), row.team_id)
             changed = (rank, category, team_id) != (row.priority, row.category, row.team_id)
             if changed and row.status in (VisitStatus.PLANNED, VisitStatus.CANCELLED):
                 values = {"priority": rank, "category": category, "team_id": team_id}
@@ -183,6 +209,7 @@ def record_visit(session: Session, visit_id: int, *, actor: str, at: datetime | 
         raise VisitError("这户已不在本次走访名单中")
     _change_status(session, visit.id, visit.status, VisitStatus.DONE, actor, note, at)
     session.refresh(visit)
+    visit.recorded_by = visit.recorded_by or actor  # the 走访台账 names who recorded each visit
     return visit
 
 

@@ -50,6 +50,24 @@ MATRIX = {
     "管理账号": ("GET", "/console/staff", ADMIN, False),
     "编辑账号": ("GET", "/console/staff/{account}", ADMIN, False),
     "我的账号": ("GET", "/console/me", ALL, False),
+    "打开台账导入": ("GET", "/console/roster/import", ACTORS, False),
+    "下载台账模板": ("GET", "/console/roster/import/template.xlsx", ACTORS, False),
+    "看导出台账": ("GET", "/console/exports", ACTORS, False),
+    "导出花名册Excel": ("GET", "/console/exports/roster.xlsx", ACTORS, False),
+    "打印花名册": ("GET", "/console/exports/roster/print", ACTORS, False),
+    "看统计": ("GET", "/console/statistics", ALL, False),
+    "导出统计Excel": ("GET", "/console/statistics.xlsx", ALL, False),
+    "看优抚对象列表": ("GET", "/console/roster", ALL, False),
+    "看优抚户": ("GET", "/console/roster/households/{household}", ALL, True),
+    "修改优抚对象": ("POST", "/console/roster/people/{beneficiary}/edit", ACTORS, True),
+    "终止优抚资格": ("POST", "/console/roster/people/{beneficiary}/end", ACTORS, True),
+    "恢复在册": ("POST", "/console/roster/people/{beneficiary}/restore", ACTORS, True),
+    "合并重复优抚对象": ("POST", "/console/roster/households/{household}/merge-person", ADMIN, True),
+    "看区域与走访组": ("GET", "/console/areas", ALL, False),
+    "修改区域": ("POST", "/console/areas/{area}/rename", ADMIN, True),
+    "看走访慰问": ("GET", "/console/visits", ALL, False),
+    "看走访户": ("GET", "/console/visits/{visit}", ALL, True),
+    "登记走访": ("POST", "/console/visits/{visit}/record", ACTORS, True),
 }
 FORM = {"note": "已电话联系", "reason": "信息不全", "text": "您好，已收到。", "ids": "{request}"}
 
@@ -68,11 +86,49 @@ def world(console, sqlite_url):
                               idempotency_key="matrix:1")
         outbox.transition(s, push, OutboxStatus.FAILED, NOW, errcode=45015)
         ids = {"request": request.id, "volunteer": volunteer.id, "thread": thread.id, "push": push.id}
+        person = _roster_person(s)
+        ids |= {"beneficiary": person.id, "household": person.household_id, "area": _home_area(s, app)}
+        ids["visit"] = _planned_visit(s, person.household_id)
     for role in ALL:
         for area, town in (("county", None), ("home", HOME), ("away", ELSEWHERE)):
             add_staff(sessions, f"{role}_{area}", role, town)
     ids["account"] = 1
     return client_for, ids
+
+
+def _roster_person(s):
+    from models.beneficiary import Beneficiary, BeneficiaryStatus, Household, RegistrationStatus
+
+    home = Household(town=HOME, village="河口村", address="虚构路1号")
+    s.add(home)
+    s.flush()
+    person = Beneficiary(number="YF2026-0900", household_id=home.id, name="王秀英", relation="self",
+                         status=RegistrationStatus.VERIFIED, statuses=[BeneficiaryStatus(category="VETERAN")])
+    s.add(person)
+    s.flush()
+    return person
+
+
+def _planned_visit(s, household_id: int) -> int:
+    from datetime import date
+
+    from models.visits import PlannedVisit, VisitPlan
+
+    plan = VisitPlan(season="liangjie", year=2027, name="2027年元旦春节走访慰问", holiday_date=date(2027, 2, 6),
+                     window_start=date(2027, 1, 15), window_end=date(2027, 2, 20))
+    s.add(plan)
+    s.flush()
+    visit = PlannedVisit(plan_id=plan.id, household_id=household_id, priority=11, category="VETERAN")
+    s.add(visit)
+    s.flush()
+    return visit.id
+
+
+def _home_area(s, app) -> int:
+    from services import areas
+
+    areas.seed_from_toml(s, app.extensions["shuangyong"].settings)
+    return areas.town_area(s, HOME).id
 
 
 def outcome(roles: set[str], scoped: bool, role: str, area: str) -> int | str:

@@ -93,12 +93,18 @@ from bot.console import templating  # noqa: E402
 templating.register(blueprint)
 from bot.console import (  # noqa: E402,F401
     accounts,
+    areas,
     audit_log,
     auth,
     dashboard,
     deliveries,
+    exports,
     handover,
     personal_data,
     registrations,
     requests,
+    roster,
+    roster_import,
+    statistics,
+    visits,
 )

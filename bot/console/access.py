@@ -29,6 +29,12 @@ RULES: dict[str, frozenset[StaffRole]] = {
     "outbox.manage": frozenset({ADMIN}),  # retry / cancel a push
     "audit.view": frozenset({ADMIN}),
     "staff.manage": frozenset({ADMIN}),  # accounts, roles, areas
+    "roster.import": frozenset({ADMIN, OFFICER}),  # Excel 台账 import (a township account: its own 乡镇 only)
+    "roster.edit": frozenset({ADMIN, OFFICER}),  # 优抚对象: edit a person, status, household; end an entitlement
+    "roster.merge": frozenset({ADMIN}),  # merge duplicate people or households (audited)
+    "areas.manage": frozenset({ADMIN}),  # the area table and the visit teams
+    "visit.record": frozenset({ADMIN, OFFICER}),  # 走访慰问: record or correct a visit, 挂点领导
+    "visit.photo": frozenset({ADMIN, OFFICER}),  # see a visit's photos (faces, homes: not for 只读)
 }
 
 

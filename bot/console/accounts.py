@@ -34,9 +34,9 @@ ROLE_CHOICES = [
 
 
 def town_names() -> list[str]:
-    from handlers.site import towns
+    from services.areas import town_names as names  # the area table; areas.toml until it is seeded
 
-    return [town.name for town in towns(runtime().settings)]
+    return names(db(), runtime().settings)
 
 
 def town_choices() -> list[SelectChoice]:

@@ -16,12 +16,11 @@ from bot.console import blueprint, db
 from bot.console.access import check_scope, in_scope, require, scope_filter
 from bot.console.common import PER_PAGE, Page, actor, commit, now, page_number, record
 from bot.runtime import runtime
-from handlers import site
 from handlers.flows.beneficiary import CATEGORIES, RELATIONS
 from handlers.flows.volunteer import AVAILABILITY, SKILLS
 from models.beneficiary import Beneficiary, Household, RegistrationStatus
 from models.volunteer import Volunteer, VolunteerStatus
-from services import beneficiaries, registration_queries, status_events, volunteers
+from services import areas, beneficiaries, registration_queries, status_events, volunteers
 from services.registration_queries import BENEFICIARY, KINDS, STATUSES, VOLUNTEER
 from services.workflow import TransitionError
 
@@ -76,7 +75,7 @@ def _scope(kind: str):
 def _towns() -> list[str]:
     if current_user.town:
         return [current_user.town]
-    return [t.name for t in site.towns(runtime().settings)]
+    return [t.name for t in areas.towns(db(), runtime().settings)]
 
 
 # --- the list ------------------------------------------------------------------

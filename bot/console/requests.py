@@ -24,11 +24,10 @@ from bot.console.common import Page, actor, commit, now, page_number, parse_id, 
 from bot.console.excel import append_row
 from bot.console.templating import mask_name, when
 from bot.runtime import runtime
-from handlers import site
 from handlers.display import mask_mobile
 from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.volunteer import Volunteer
-from services import help_requests, request_queries, staff_accounts
+from services import areas, help_requests, request_queries, staff_accounts
 from services.help_requests import TransitionError
 from services.local_time import SHANGHAI
 from services.request_queries import RequestFilter
@@ -95,7 +94,7 @@ def _filter_options() -> dict[str, list[tuple[str, str]]]:
 def _town_options() -> list[tuple[str, str]]:
     if current_user.town:
         return [(current_user.town, current_user.town)]
-    towns = [(t.name, t.name) for t in site.towns(runtime().settings)]
+    towns = [(t.name, t.name) for t in areas.towns(db(), runtime().settings)]
     return towns + [(request_queries.NO_TOWN, "未登记乡镇")]
 
 

@@ -16,9 +16,15 @@ NAV = (  # (endpoint, label, action needed)
     ("console.dashboard", "工作台", "view"),
     ("console.requests", "求助", "view"),
     ("console.registrations", "登记审核", "view"),
+    ("console.roster", "优抚对象", "view"),
+    ("console.visits", "走访慰问", "view"),
+    ("console.roster_import_page", "台账导入", "roster.import"),
     ("console.handover_inbox", "人工会话", "view"),
+    ("console.exports_page", "导出台账", "export"),
+    ("console.statistics_page", "统计", "view"),
     ("console.deliveries", "推送记录", "outbox.view"),
     ("console.audit_log", "操作日志", "audit.view"),
+    ("console.areas", "区域与走访组", "view"),
     ("console.staff_list", "账号管理", "staff.manage"),
 )
 

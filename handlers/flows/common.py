@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from handlers import site
 from handlers.dialog import Answers, Field, Stop
 from handlers.fields import Option, consent
 from handlers.message import Context
-from services import beneficiaries, volunteers
+from services import areas, beneficiaries, volunteers
 
 
 def town_options(ctx: Context, _answers: Answers) -> list[Option]:
-    return [Option(t.name, t.name) for t in site.towns(ctx.settings)]
+    # The area table (edited in the console); areas.toml only until the table is seeded.
+    return [Option(t.name, t.name) for t in areas.towns(ctx.session, ctx.settings)]
 
 
 def village_options(ctx: Context, answers: Answers) -> list[Option]:
-    town = next((t for t in site.towns(ctx.settings) if t.name == answers.get("town")), None)
+    town = next((t for t in areas.towns(ctx.session, ctx.settings) if t.name == answers.get("town")), None)
     if town is None:
         raise Stop("抱歉，地区列表刚刚更新，请重新开始填写。")
     return [Option(v, v) for v in town.villages]
