@@ -93,12 +93,18 @@ from bot.console import templating  # noqa: E402
 templating.register(blueprint)
 from bot.console import (  # noqa: E402,F401
     accounts,
+    activities,
     audit_log,
     auth,
+    calendar_rules,
     dashboard,
     deliveries,
+    faq,
     handover,
+    notices,
     personal_data,
+    publicity,
     registrations,
     requests,
+    volunteers,
 )

@@ -29,6 +29,14 @@ RULES: dict[str, frozenset[StaffRole]] = {
     "outbox.manage": frozenset({ADMIN}),  # retry / cancel a push
     "audit.view": frozenset({ADMIN}),
     "staff.manage": frozenset({ADMIN}),  # accounts, roles, areas
+    "activity.manage": frozenset({ADMIN, OFFICER}),  # create, edit, cancel activities; check-in codes; 代签到
+    "hours.approve": frozenset({ADMIN, OFFICER}),  # approve and correct service hours (audited)
+    "volunteer.manage": frozenset({ADMIN, OFFICER}),  # teams, members, a volunteer's ID number (audited)
+    "notice.send": frozenset({ADMIN, OFFICER}),  # compose, schedule, cancel notices (township: own 乡镇 only)
+    "content.edit": frozenset({ADMIN, OFFICER}),  # FAQ and publicity calendar (county-wide accounts)
+    "calendar.edit": frozenset({ADMIN, OFFICER}),  # calendar rules, reminder lead times, 放假调休 (county-wide)
+    # The national hours record (audited); ID numbers in full only for roles that may "reveal".
+    "hours.export": frozenset({ADMIN, OFFICER, VIEWER}),
 }
 
 
