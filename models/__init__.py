@@ -24,6 +24,7 @@ from models.outbound import (  # noqa: F401  (registers the outbound-messaging t
 from models import activity, beneficiary, care_pair, consent, conversation, counter, faq, help_request, notice, status_event, volunteer  # noqa: F401,E501
 from models import staff_account  # noqa: F401,E402  (staff console accounts)
 from models import roster  # noqa: F401,E402  (areas, roster history, Excel imports)
+from models import volunteer_team  # noqa: F401,E402  (志愿服务队)
 
 __all__ = [
     "Base",

@@ -34,7 +34,15 @@ class Activity(Base):
     ends_at: Mapped[datetime | None]
     capacity: Mapped[int]
     status: Mapped[ActivityStatus] = mapped_column(status_enum(ActivityStatus, 16), default=ActivityStatus.OPEN)
+    # 乡镇 running it; None: the county office (township accounts see only their own).
+    town: Mapped[str | None] = mapped_column(String(40))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    # WeChat's temporary QR code for check-in, reused until shortly before it expires.
+    qr_ticket: Mapped[str | None] = mapped_column(String(200))
+    qr_url: Mapped[str | None] = mapped_column(String(300))
+    qr_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
     signups: Mapped[list["ActivitySignup"]] = relationship(back_populates="activity")
 
@@ -52,6 +60,12 @@ class ActivitySignup(Base):
     # Order of arrival, taken under the activity's lock: the waitlist is served in this order.
     queue_no: Mapped[int] = mapped_column(default=0)
     checked_in_at: Mapped[datetime | None]
+    checked_out_at: Mapped[datetime | None]
+    # Service time: None until staff approve or correct it (until then it is computed).
+    service_minutes: Mapped[int | None]
+    hours_approved_at: Mapped[datetime | None]
+    hours_approved_by: Mapped[str | None] = mapped_column(String(64))
+    hours_note: Mapped[str | None] = mapped_column(String(200))  # reason of the last correction
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,4 +1,7 @@
-"""最新通知: short notices shown in the chat (written by staff or the publicity calendar)."""
+"""最新通知: short notices shown in the chat (written by staff or the publicity calendar).
+
+A notice written in the console also goes out as pushes to its audience (outbox rows keyed
+`notice:<id>:<recipient>`); only notices to all followers are listed under 最新通知."""
 
 from __future__ import annotations
 
@@ -16,7 +19,16 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)  # a console notice: when it goes out
+    # Console notices (migration 0012); calendar notices keep the defaults.
+    link: Mapped[str | None] = mapped_column(String(300))
+    audience: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
+    audience_ref: Mapped[str | None] = mapped_column(String(60))  # a team id or a 乡镇 name
+    town: Mapped[str | None] = mapped_column(String(40))  # the 乡镇 it is for; None: county-wide
+    recipients: Mapped[int | None]  # how many pushes were queued when it was scheduled
+    valid_until: Mapped[datetime | None]  # not delivered after this (held ones expire)
+    created_by: Mapped[str | None] = mapped_column(String(40))  # staff username
+    cancelled_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_notice_published_at", "published_at"),)
 

@@ -35,12 +35,20 @@ class Volunteer(Base):
     availability: Mapped[str] = mapped_column(String(16))
     status: Mapped[VolunteerStatus] = mapped_column(status_enum(VolunteerStatus), default=VolunteerStatus.PENDING)
     service_minutes: Mapped[int] = mapped_column(default=0)  # confirmed 志愿服务时长
+    # 证件号码 for the national volunteer record; entered by staff, never asked in the chat.
+    id_number: Mapped[str | None] = mapped_column(EncryptedText())
+    id_number_bi: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     @validates("name")
     def _index_name(self, _key: str, value: str | None) -> str | None:
         self.name_bi = blind_index(value, "name")
+        return value
+
+    @validates("id_number")
+    def _index_id_number(self, _key: str, value: str | None) -> str | None:
+        self.id_number_bi = blind_index(value, "id")
         return value
 
     @validates("mobile")

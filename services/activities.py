@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -113,14 +114,14 @@ def cancel(session: Session, activity_id: int, openid: str, now: datetime) -> Ac
     return signup
 
 
-def _promote_next(session: Session, activity: Activity, now: datetime) -> None:
+def _promote_next(session: Session, activity: Activity, now: datetime) -> ActivitySignup | None:
     waiting = session.scalars(
         select(ActivitySignup)
         .where(ActivitySignup.activity_id == activity.id, ActivitySignup.status == SignupStatus.WAITLISTED)
         .order_by(ActivitySignup.queue_no)
     ).first()
     if waiting is None:
-        return
+        return None
     _set(session, waiting, SignupStatus.REGISTERED, now, actor="system", note="候补递补")
     if waiting.openid:
         notifications.tell_user(
@@ -128,6 +129,7 @@ def _promote_next(session: Session, activity: Activity, now: datetime) -> None:
             f"好消息：您候补的活动“{activity.title}”有空位了，已为您转为正式报名。不能参加请回复“取消报名”。",
             activity_id=activity.id,
         )
+    return waiting
 
 
 def _set(session: Session, signup: ActivitySignup, to: SignupStatus, now: datetime, actor: str, note: str | None = None) -> None:
@@ -155,12 +157,70 @@ def by_code(session: Session, code: str) -> Activity | None:
     return session.scalars(select(Activity).where(Activity.code == code)).first()
 
 
-def check_in(session: Session, activity: Activity, openid: str, now: datetime) -> ActivitySignup | None:
-    """Record arrival of someone signed up; the first scan counts, later ones change nothing."""
+# The check-in window: from two hours before the start (people arrive early to help set up)
+# until the end; check-out (a second scan) until two hours after the end. An activity with no
+# end time recorded is taken to last DEFAULT_LENGTH.
+CHECKIN_OPENS_BEFORE = timedelta(hours=2)
+CHECKOUT_CLOSES_AFTER = timedelta(hours=2)
+MIN_STAY = timedelta(minutes=30)  # a second scan sooner (after the start) is a double scan, not a check-out
+DEFAULT_LENGTH = timedelta(hours=3)
+
+
+class ScanOutcome(StrEnum):
+    CHECKED_IN = "checked_in"
+    ALREADY_IN = "already_in"  # a second scan too soon to be a check-out
+    CHECKED_OUT = "checked_out"
+    ALREADY_OUT = "already_out"
+    TOO_EARLY = "too_early"
+    OVER = "over"
+    CANCELLED = "cancelled"
+    NOT_SIGNED_UP = "not_signed_up"
+
+
+@dataclass(frozen=True)
+class Scan:
+    outcome: ScanOutcome
+    activity: Activity
+    signup: ActivitySignup | None = None
+    opens_at: datetime | None = None  # when check-in opens (TOO_EARLY)
+
+
+def ends_at(activity: Activity) -> datetime:
+    return activity.ends_at or activity.starts_at + DEFAULT_LENGTH
+
+
+def checkin_opens_at(activity: Activity) -> datetime:
+    return activity.starts_at - CHECKIN_OPENS_BEFORE
+
+
+def check_in(session: Session, activity: Activity, openid: str, now: datetime) -> Scan:
+    """A scan of the activity's check-in code: check-in inside the window, a later scan checks out.
+
+    The first check-in counts; a repeated scan changes nothing. Outside the window the
+    person is told when to come back (or that it is over), never that they checked in.
+    """
+    if activity.status == ActivityStatus.CANCELLED:
+        return Scan(ScanOutcome.CANCELLED, activity)
     signup = _signup_of(session, activity.id, openid)
+    if signup is not None and signup.checked_in_at is not None:
+        return _scan_again(signup, activity, now)
+    if now < checkin_opens_at(activity):
+        return Scan(ScanOutcome.TOO_EARLY, activity, signup, opens_at=checkin_opens_at(activity))
+    if now > ends_at(activity):
+        return Scan(ScanOutcome.OVER, activity, signup)
     if signup is None or signup.status != SignupStatus.REGISTERED:
-        return None
-    if signup.checked_in_at is None:
-        signup.checked_in_at = now
-        signup.updated_at = now
-    return signup
+        return Scan(ScanOutcome.NOT_SIGNED_UP, activity, signup)
+    signup.checked_in_at = now
+    signup.updated_at = now
+    return Scan(ScanOutcome.CHECKED_IN, activity, signup)
+
+
+def _scan_again(signup: ActivitySignup, activity: Activity, now: datetime) -> Scan:
+    if signup.checked_out_at is not None:
+        return Scan(ScanOutcome.ALREADY_OUT, activity, signup)
+    # Counted from the start: someone who came early and scans again as it begins is not leaving.
+    if now < max(signup.checked_in_at, activity.starts_at) + MIN_STAY or now > ends_at(activity) + CHECKOUT_CLOSES_AFTER:
+        return Scan(ScanOutcome.ALREADY_IN, activity, signup)
+    signup.checked_out_at = now
+    signup.updated_at = now
+    return Scan(ScanOutcome.CHECKED_OUT, activity, signup)

@@ -24,6 +24,7 @@ INDEXED = (
     (Volunteer, "mobile", Volunteer.mobile_bi),
     (Beneficiary, "mobile", Beneficiary.mobile_bi),
     (Beneficiary, "id_number", Beneficiary.id_number_bi),
+    (Volunteer, "id_number", Volunteer.id_number_bi),
     (Household, "address", Household.address_bi),
 )
 BATCH = 500

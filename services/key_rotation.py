@@ -26,6 +26,7 @@ BLIND_INDEXES = {
     ("beneficiary", "name"): ("name_bi", "name"),
     ("beneficiary", "mobile"): ("mobile_bi", "phone"),
     ("beneficiary", "id_number"): ("id_number_bi", "id"),
+    ("volunteer", "id_number"): ("id_number_bi", "id"),
     ("household", "address"): ("address_bi", "text"),
     ("help_request", "contact_phone"): ("contact_phone_bi", "phone"),
 }

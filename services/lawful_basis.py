@@ -37,7 +37,7 @@ CATEGORIES: tuple[Category, ...] = (
              ("beneficiary.name", "beneficiary.mobile", "beneficiary.relation", "beneficiary.registered_by",
               "household.town", "household.village", "household.address", "beneficiary_status.category"),
              chat="consent", staff="duty"),
-    Category("id_number", "身份证号", ("beneficiary.id_number",), chat="consent", staff="duty"),
+    Category("id_number", "身份证号", ("beneficiary.id_number", "volunteer.id_number"), chat="consent", staff="duty"),
     # The same fields as above, for a person under 14 (their ID number shows it).
     Category("child", "未满14周岁孩子的登记信息", (), chat="guardian", staff="duty"),
     Category("help_request", "求助信息（求助内容、联系人、电话、图片语音、人工对话、评价）",

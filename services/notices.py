@@ -13,7 +13,10 @@ from models.notice import Notice, Referral
 def latest(session: Session, now: datetime, limit: int = 3) -> list[Notice]:
     return list(
         session.scalars(
-            select(Notice).where(Notice.published_at <= now).order_by(Notice.published_at.desc()).limit(limit)
+            # Notices to a group (volunteers, a 乡镇 …) went to them only; cancelled ones never went.
+            select(Notice)
+            .where(Notice.published_at <= now, Notice.audience == "all", Notice.cancelled_at.is_(None))
+            .order_by(Notice.published_at.desc()).limit(limit)
         )
     )
 

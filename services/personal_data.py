@@ -66,7 +66,7 @@ def categories_held(h: Holdings) -> list[str]:
         held.append("volunteer")
     if h.beneficiaries:
         held.append("beneficiary")
-    if any(b.id_number for b in h.beneficiaries):
+    if any(b.id_number for b in h.beneficiaries) or (h.volunteer is not None and h.volunteer.id_number):
         held.append("id_number")
     if any(c.purpose == "guardian" and c.withdrawn_at is None for c in h.consents):
         held.append("child")
@@ -140,6 +140,7 @@ def _erase_volunteer(session: Session, volunteer: Volunteer, now: datetime, note
     if volunteer.status != VolunteerStatus.WITHDRAWN:
         volunteers.change_status(session, volunteer, VolunteerStatus.WITHDRAWN, now, actor="user", note=note)
     volunteer.name, volunteer.mobile, volunteer.openid = ERASED_NAME, None, None
+    volunteer.id_number = None  # entered by staff for the national record
 
 
 def _erase_beneficiaries(session: Session, people: list[Beneficiary], now: datetime, note: str) -> None:

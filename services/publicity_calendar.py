@@ -176,3 +176,111 @@ def planned_mass_sends(session: Session, year: int) -> Counter:
     """Mass sends the calendar plans per month (publicity items + reminders to followers)."""
     return Counter(p.day.month for p in mass_send_plan(session, year))
 
+
+
+# --- staff edits (the console's 宣传日历) ------------------------------------------------------
+
+# Wording of internal plans (方案, 通知 to member units): followers must never read it.
+INTERNAL_WORDING = ("成员单位", "认真学习", "贯彻落实", "请各", "各有关单位", "各乡镇", "抓好落实", "遵照执行",
+                    "认真组织", "高度重视")
+TITLE_LIMIT = 30
+CONTENT_LIMIT = 600
+
+
+class ItemError(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
+
+
+def internal_wording(text: str) -> list[str]:
+    return [word for word in INTERNAL_WORDING if word in (text or "")]
+
+
+def _small_int(value, low: int, high: int) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if low <= number <= high else None
+
+
+def change_item(session: Session, item: PublicityItem, form: dict) -> PublicityItem:
+    """Apply the console form to an item; ItemError names each wrong field and changes nothing."""
+    from services.local_time import check_hhmm
+
+    errors: dict[str, str] = {}
+    title = (form.get("title") or "").strip()
+    content = (form.get("content") or "").replace("\r\n", "\n").strip()
+    if not title or len(title) > TITLE_LIMIT:
+        errors["title"] = f"标题请填写，不超过{TITLE_LIMIT}个字"
+    if not content or len(content) > CONTENT_LIMIT:
+        errors["content"] = f"内容请填写，不超过{CONTENT_LIMIT}个字"
+    found = internal_wording(title + content)
+    if found:
+        errors["content"] = (f"内容里有“{'”“'.join(found)}”这类内部工作用语。宣传是发给群众看的，"
+                             "请写群众能参加什么、能得到什么帮助")
+    changes: dict = {}
+    if item.calendar_rule is not None:
+        offset = _small_int(form.get("offset_days", "0"), -60, 60)
+        if offset is None:
+            errors["date"] = "提前或推后的天数应在 -60 到 60 之间"
+        changes["offset_days"] = offset
+    else:
+        month, day = _small_int(form.get("month"), 1, 12), _small_int(form.get("day"), 1, 31)
+        if month is None or day is None or _invalid_day(month, day):
+            errors["date"] = "请填写有效的月、日"
+        end_month, end_day = form.get("end_month", "").strip(), form.get("end_day", "").strip()
+        if end_month or end_day:
+            end_month, end_day = _small_int(end_month, 1, 12), _small_int(end_day, 1, 31)
+            if end_month is None or end_day is None or _invalid_day(end_month, end_day):
+                errors["date"] = "结束日期请填写有效的月、日，或都不填"
+        else:
+            end_month = end_day = None
+        changes.update(month=month, day=day, end_month=end_month, end_day=end_day)
+    valid_days = _small_int(form.get("valid_days", "1"), 1, 31)
+    if valid_days is None:
+        errors["valid_days"] = "有效天数应为 1 到 31"
+    audience = (form.get("audience") or "all").strip()
+    if audience == "tag":
+        tag = (form.get("tag_id") or "").strip()
+        audience = f"tag:{tag}" if tag.isdigit() and len(tag) <= 9 else ""
+        if not audience:
+            errors["audience"] = "发给标签时请填写数字标签编号"
+    elif audience != "all":
+        errors["audience"] = "请选择发送对象"
+    try:
+        publish_time = check_hhmm((form.get("publish_time") or "").strip())
+    except ValueError as exc:
+        errors["publish_time"] = str(exc)
+        publish_time = item.publish_time
+    if errors:
+        raise ItemError(errors)
+    item.title, item.content, item.valid_days, item.audience = title, content, valid_days, audience
+    item.publish_time, item.enabled = publish_time, bool(form.get("enabled"))
+    for name, value in changes.items():
+        setattr(item, name, value)
+    session.flush()
+    return item
+
+
+def _invalid_day(month: int, day: int) -> bool:
+    try:
+        date(2024, month, day)
+    except ValueError:
+        return True
+    return False
+
+
+def item_dates(item: PublicityItem, years: tuple[int, ...]) -> list[tuple[date, date]]:
+    """(publish day, last valid day) of an item in each year it appears."""
+    found = []
+    for year in years:
+        day = publish_day(item, year)
+        if day is not None:
+            found.append((day, last_day(item, day)))
+    return found
+
+
+def all_items(session: Session) -> list[PublicityItem]:
+    return list(session.scalars(select(PublicityItem).order_by(PublicityItem.id)))

@@ -172,3 +172,27 @@ def add_reminder_rule(session: Session, *, code: str, calendar_code: str, lead_d
     session.add(rule)
     session.flush()
     return rule
+
+
+def change_reminder_rule(session: Session, rule: ReminderRule, *, lead_days: str, message: str, send_time: str,
+                         enabled: bool) -> ReminderRule:
+    """Lead times, wording, time of day and on/off of one rule; RuleError changes nothing."""
+    leads = parse_leads(lead_days)
+    text = check_message((message or "").replace("\r\n", "\n").strip())
+    try:
+        hhmm = check_hhmm((send_time or "").strip())
+    except ValueError as exc:
+        raise RuleError(str(exc)) from None
+    rule.lead_days, rule.message, rule.send_time, rule.enabled = leads, text, hhmm, enabled
+    session.flush()
+    return rule
+
+
+def upcoming(session: Session, work: WorkCalendar, rule: ReminderRule, years: tuple[int, ...]) -> list[tuple[date, date, int]]:
+    """(event day, send day, lead) of a rule in the given years: what staff check after an edit."""
+    found = []
+    for year in years:
+        for event in occurrences(rule.calendar_rule, date(year, 1, 1), date(year, 12, 31)):
+            for lead in rule.leads:
+                found.append((event.start, send_date_for(work, event.start, lead), lead))
+    return sorted(found)

@@ -34,6 +34,8 @@ BIZSEND = "/cgi-bin/message/subscribe/bizsend"
 MASS = "/cgi-bin/message/mass/sendall"
 STABLE_TOKEN = "/cgi-bin/stable_token"
 PLAIN_TOKEN = "/cgi-bin/token"
+QRCODE = "/cgi-bin/qrcode/create"
+QR_MAX_EXPIRE = 2_592_000  # 30 days, the most a temporary code lives
 FIELD_LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "phrase": 5, "name": 10,
                 "phone_number": 17, "time": 20, "date": 20, "amount": 32}
 
@@ -77,6 +79,7 @@ class FakeWeChatApi:
         self._expired: set[str] = set()
         self._revoked: set[str] = set()
         self._sent_ids: dict[tuple, int] = {}
+        self.qr_codes: list[dict] = []  # codes issued by qrcode/create: scene, ticket, url, expire_seconds
         self._msgids = itertools.count(3057208134587392001)
         self._server: ThreadingHTTPServer | None = None
 
@@ -175,7 +178,8 @@ class FakeWeChatApi:
             return 200, _error(43002, "require POST method")
         if body is ValueError or not isinstance(body, dict):
             return 200, _error(47001, "data format error: body is not a JSON object")
-        endpoint = {CUSTOM: self._custom, TEMPLATE: self._template, BIZSEND: self._bizsend, MASS: self._mass}.get(path)
+        endpoint = {CUSTOM: self._custom, TEMPLATE: self._template, BIZSEND: self._bizsend, MASS: self._mass,
+                    QRCODE: self._qrcode}.get(path)
         if endpoint is None:
             return 404, {"errcode": 404, "errmsg": f"fake API has no {path}"}
         return 200, endpoint(path, body)
@@ -255,6 +259,31 @@ class FakeWeChatApi:
         if clientmsgid is not None:
             self._sent_ids[("mass", clientmsgid)] = answer["msgid"]
         return {"errcode": 0, "errmsg": "send job submission success", "msg_id": answer["msgid"], "msg_data_id": 2247483684}
+
+    def _qrcode(self, path: str, body: dict) -> dict:
+        """qrcode/create as documented (wechat-platform.md §10): temporary codes expire in ≤30 days
+        (60 s when not given); string scenes are 1–64 characters; a ticket and the code's content url."""
+        action = body.get("action_name")
+        scene = ((body.get("action_info") or {}).get("scene") or {}) if isinstance(body.get("action_info"), dict) else {}
+        if action in ("QR_STR_SCENE", "QR_LIMIT_STR_SCENE"):
+            value = scene.get("scene_str")
+            if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                return _error(40097, "invalid args: scene_str")
+        elif action in ("QR_SCENE", "QR_LIMIT_SCENE"):
+            value = scene.get("scene_id")
+            if not isinstance(value, int) or value <= 0:
+                return _error(40097, "invalid args: scene_id")
+        else:
+            return _error(40097, "invalid action_name")
+        answer: dict[str, Any] = {"ticket": "gQH47joAAAAAAAAAASxodHRwOi8v" + secrets.token_urlsafe(24),
+                                  "url": "http://weixin.qq.com/q/" + secrets.token_urlsafe(16)}
+        if action in ("QR_SCENE", "QR_STR_SCENE"):
+            seconds = body.get("expire_seconds", 60)
+            if not isinstance(seconds, int) or seconds <= 0:
+                return _error(40097, "invalid args: expire_seconds")
+            answer["expire_seconds"] = min(seconds, QR_MAX_EXPIRE)
+        self.qr_codes.append({"scene": value, **answer})
+        return answer
 
     def _deliver(self, path: str, touser: Any, client_msg_id: str | None, body: dict) -> dict:
         if client_msg_id is not None and (touser, client_msg_id) in self._sent_ids:

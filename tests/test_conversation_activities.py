@@ -104,7 +104,7 @@ def test_check_in_by_qr_scene(new_chat, db, clock):
     chat.run([("活动报名", has("春节走访慰问")), ("1", has("名额")), ("1", has("报名成功"))])
     clock.advance(minutes=55)
     assert chat.event("SCAN", "checkin_spring_visit") == (
-        "签到成功！\n活动：春节走访慰问\n签到时间：12月7日（周一）上午8:55\n感谢您的参与！"
+        "签到成功！\n活动：春节走访慰问\n签到时间：12月7日（周一）上午8:55\n感谢您的参与！活动结束离开时请再扫一次签退。"
     )
     assert chat.event("SCAN", "checkin:nothing_here") is None  # an unknown code: no answer
     stranger = new_chat("oStranger")

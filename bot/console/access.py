@@ -35,6 +35,14 @@ RULES: dict[str, frozenset[StaffRole]] = {
     "areas.manage": frozenset({ADMIN}),  # the area table and the visit teams
     "visit.record": frozenset({ADMIN, OFFICER}),  # 走访慰问: record or correct a visit, 挂点领导
     "visit.photo": frozenset({ADMIN, OFFICER}),  # see a visit's photos (faces, homes: not for 只读)
+    "activity.manage": frozenset({ADMIN, OFFICER}),  # create, edit, cancel activities; check-in codes; 代签到
+    "hours.approve": frozenset({ADMIN, OFFICER}),  # approve and correct service hours (audited)
+    "volunteer.manage": frozenset({ADMIN, OFFICER}),  # teams, members, a volunteer's ID number (audited)
+    "notice.send": frozenset({ADMIN, OFFICER}),  # compose, schedule, cancel notices (township: own 乡镇 only)
+    "content.edit": frozenset({ADMIN, OFFICER}),  # FAQ and publicity calendar (county-wide accounts)
+    "calendar.edit": frozenset({ADMIN, OFFICER}),  # calendar rules, reminder lead times, 放假调休 (county-wide)
+    # The national hours record (audited); like every export, not for 只读 accounts.
+    "hours.export": frozenset({ADMIN, OFFICER}),
 }
 
 

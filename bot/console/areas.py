@@ -130,7 +130,7 @@ def _team_or_404(team_id: int):
 
 @blueprint.route("/areas/teams/new", methods=["POST"])
 @require("areas.manage")
-def team_new():
+def visit_team_new():
     town = request.form.get("town", "")
     if not access.in_scope(current_user, town):
         abort(404)
@@ -146,7 +146,7 @@ def team_new():
 
 @blueprint.route("/areas/teams/<int:team_id>", methods=["POST"])
 @require("areas.manage")
-def team_update(team_id: int):
+def visit_team_update(team_id: int):
     team = _team_or_404(team_id)
     try:
         visit_teams.update(db(), _settings(), team, request.form.get("name", ""), request.form.get("villages", ""),
@@ -161,7 +161,7 @@ def team_update(team_id: int):
 
 @blueprint.route("/areas/teams/<int:team_id>/members", methods=["POST"])
 @require("areas.manage")
-def team_member_add(team_id: int):
+def visit_team_member_add(team_id: int):
     team = _team_or_404(team_id)
     try:
         member = visit_teams.add_member(db(), team, request.form.get("who", ""))
@@ -174,7 +174,7 @@ def team_member_add(team_id: int):
 
 @blueprint.route("/areas/teams/<int:team_id>/members/<int:member_id>/remove", methods=["POST"])
 @require("areas.manage")
-def team_member_remove(team_id: int, member_id: int):
+def visit_team_member_remove(team_id: int, member_id: int):
     team = _team_or_404(team_id)
     if visit_teams.remove_member(db(), team, member_id):
         record("team.member_remove", subject=SUBJECT_TEAM, subject_id=team.id, detail=str(member_id))

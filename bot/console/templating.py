@@ -12,20 +12,25 @@ from handlers.display import mask_id, mask_mobile
 from services.help_requests import category_label
 from services.local_time import SHANGHAI
 
-NAV = (  # (endpoint, label, action needed)
-    ("console.dashboard", "工作台", "view"),
-    ("console.requests", "求助", "view"),
-    ("console.registrations", "登记审核", "view"),
-    ("console.roster", "优抚对象", "view"),
-    ("console.visits", "走访慰问", "view"),
-    ("console.roster_import_page", "台账导入", "roster.import"),
-    ("console.handover_inbox", "人工会话", "view"),
-    ("console.exports_page", "导出台账", "export"),
-    ("console.statistics_page", "统计", "view"),
-    ("console.deliveries", "推送记录", "outbox.view"),
-    ("console.audit_log", "操作日志", "audit.view"),
-    ("console.areas", "区域与走访组", "view"),
-    ("console.staff_list", "账号管理", "staff.manage"),
+NAV = (  # (endpoint, label, action needed, group): daily work first, then records and settings
+    ("console.dashboard", "工作台", "view", "work"),
+    ("console.requests", "求助", "view", "work"),
+    ("console.handover_inbox", "人工会话", "view", "work"),
+    ("console.registrations", "登记审核", "view", "work"),
+    ("console.roster", "优抚对象", "view", "work"),
+    ("console.visits", "走访慰问", "view", "work"),
+    ("console.volunteers", "志愿者", "view", "work"),
+    ("console.activities_list", "活动", "view", "work"),
+    ("console.notices", "通知", "view", "work"),
+    ("console.statistics_page", "统计", "view", "work"),
+    ("console.exports_page", "导出台账", "export", "records"),
+    ("console.roster_import_page", "台账导入", "roster.import", "records"),
+    ("console.faq_list", "政策问答", "view", "records"),
+    ("console.calendar", "日历提醒", "view", "records"),
+    ("console.deliveries", "推送记录", "outbox.view", "records"),
+    ("console.audit_log", "操作日志", "audit.view", "records"),
+    ("console.areas", "区域与走访组", "view", "records"),
+    ("console.staff_list", "账号管理", "staff.manage", "records"),
 )
 
 
@@ -72,5 +77,5 @@ def register(blueprint: Blueprint) -> None:
     def _globals():
         return {
             "can": lambda action: access.can(current_user, action),
-            "nav": [(e, label) for e, label, action in NAV if access.can(current_user, action)],
+            "nav": [(e, label, group) for e, label, action, group in NAV if access.can(current_user, action)],
         }

@@ -121,7 +121,30 @@ def check_in(ctx: Context, code: str) -> str | None:
     activity = activities.by_code(ctx.session, code)
     if activity is None:
         return None
-    signup = activities.check_in(ctx.session, activity, ctx.message.openid, ctx.now)
-    if signup is None:
-        return f"您还没有报名“{activity.title}”，请联系现场工作人员登记。"
-    return f"签到成功！\n活动：{activity.title}\n签到时间：{day_and_time(signup.checked_in_at)}\n感谢您的参与！"
+    scan = activities.check_in(ctx.session, activity, ctx.message.openid, ctx.now)
+    return SCAN_TEXTS[scan.outcome](scan)
+
+
+def _when(instant) -> str:
+    return day_and_time(instant)
+
+
+Outcome = activities.ScanOutcome
+SCAN_TEXTS = {
+    Outcome.CHECKED_IN: lambda s: (
+        f"签到成功！\n活动：{s.activity.title}\n签到时间：{_when(s.signup.checked_in_at)}\n"
+        "感谢您的参与！活动结束离开时请再扫一次签退。"),
+    Outcome.ALREADY_IN: lambda s: (
+        f"您已在{_when(s.signup.checked_in_at)}签到“{s.activity.title}”，不用再签到。\n"
+        "活动结束离开时再扫一次即可签退；没有签退的，按活动时长记服务时长。"),
+    Outcome.CHECKED_OUT: lambda s: (
+        f"签退成功！\n活动：{s.activity.title}\n签到：{_when(s.signup.checked_in_at)}\n"
+        f"签退：{_when(s.signup.checked_out_at)}\n服务时长由工作人员确认后计入。辛苦了！"),
+    Outcome.ALREADY_OUT: lambda s: f"您已经签退过“{s.activity.title}”了，辛苦了！",
+    Outcome.TOO_EARLY: lambda s: (
+        f"活动还没开始，“{s.activity.title}”在{_when(s.activity.starts_at)}开始，"
+        f"签到从{_when(s.opens_at)}起。请活动当天再来签到。"),
+    Outcome.OVER: lambda s: f"“{s.activity.title}”已经结束，不能签到了。如有疑问请联系现场工作人员。",
+    Outcome.CANCELLED: lambda s: f"“{s.activity.title}”已经取消了，不用签到。回复“活动报名”查看其他活动。",
+    Outcome.NOT_SIGNED_UP: lambda s: f"您还没有报名“{s.activity.title}”，请联系现场工作人员登记。",
+}

@@ -79,6 +79,8 @@ def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[st
         lines += [f"【志愿者】{v.number}（{volunteer.STATUS_TEXT[v.status]}）{day(v.created_at)}报名",
                   f"姓名：{v.name}  手机：{v.mobile or '（无）'}", f"地区：{v.town} {v.village}",
                   f"服务：{_labels(volunteer.SKILLS, v.skills)}；服务时长{v.service_minutes / 60:g}小时"]
+        if v.id_number:  # entered by staff for the national volunteer record
+            lines.append(f"身份证：{v.id_number if full_id else mask_id(v.id_number)}")
     for b in h.beneficiaries:
         lines += [f"【优抚登记】{b.number}（{beneficiary.STATUS_TEXT[b.status]}）{day(b.created_at)}登记",
                   f"姓名：{b.name}（{_labels(beneficiary.RELATIONS, [b.relation])}）  手机：{b.mobile or '（无）'}",
