@@ -42,9 +42,11 @@ def load_roster(url: str, households: int, volunteers: int) -> None:
 
     from models.beneficiary import Beneficiary, BeneficiaryStatus, Household, RegistrationStatus
     from models.database import make_engine
+    from models.encrypted import configure_data_key
     from models.schema import upgrade
     from models.volunteer import Volunteer, VolunteerStatus
 
+    configure_data_key(DATA_KEY)  # names are encrypted on the way in
     upgrade(url)
     rng = random.Random(7)
     engine = make_engine(url)

@@ -122,6 +122,8 @@ def register(session: Session, openid: str, details: BeneficiaryDetails, now: da
     )
     session.add(person)
     session.flush()
+    if household.head_id is None:  # the first person of a household heads it until staff say otherwise
+        household.head_id, person.relation_to_head = person.id, "户主"
     consents.grant(session, openid, SUBJECT, now)
     if child:
         consents.grant(session, openid, GUARDIAN, now)

@@ -211,7 +211,7 @@ def _households(session, rng, villages, now) -> list[Beneficiary]:
         held = list(dict.fromkeys(rng.choices(categories, weights, k=rng.choice((1, 1, 1, 2)))))
         details = BeneficiaryDetails(
             relation=rng.choice(RELATIONS), name=_name(rng), categories=[str(c) for c in held], mobile=_mobile(rng),
-            town=town, village=village, address=f"{village}{rng.choice(STREETS)}{rng.randrange(1, 120)}号",
+            town=town, village=village, address=f"{village}{rng.choice(STREETS)}{n}号",  # one house each: one household each
             id_number=_id_number(rng) if set(held) & NEEDS_ID_NUMBER else None,
         )
         at = _ago(rng, now, 180)

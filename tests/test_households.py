@@ -62,3 +62,16 @@ def test_the_same_id_number_with_another_address_keeps_what_was_typed(sessions):
     with sessions() as session:
         assert session.get(Household, other).address == "河口村9组1号"
         assert households.find(session, "城关镇", "河口村", id_number=LI) is None
+
+
+def test_the_first_person_of_a_chat_household_heads_it(sessions):
+    from models.beneficiary import Beneficiary
+
+    home = register(sessions, "oWang0000000001", "王大山", "13811110001", "河口村3组12号", WANG)
+    register(sessions, "oWife00000000001", "李秀英", "13811110001", "河口村3组12号")  # joins, does not take over
+    with sessions() as session:
+        household = session.get(Household, home)
+        members = {p.name: p.relation_to_head for p in session.scalars(
+            select(Beneficiary).where(Beneficiary.household_id == home))}
+        head = session.get(Beneficiary, household.head_id)
+    assert head.name == "王大山" and members == {"王大山": "户主", "李秀英": None}
