@@ -246,3 +246,13 @@ def test_a_clerk_imports_a_roster_in_the_browser(browser, tmp_path_factory):
     finally:
         server.stop()
         engine.dispose()
+
+
+def test_a_waiting_upload_is_encrypted_and_readable_by_its_owner_only(office):
+    app, _sessions, client_for = office
+    token = token_of(upload(client_for("wangke"), messy()))
+    folder = app.extensions["shuangyong"].settings.instance_dir / "uploads" / "roster"
+    (waiting,) = folder.glob(f"{token}.xlsx")
+    assert waiting.stat().st_mode & 0o777 == 0o600
+    stored = waiting.read_bytes()
+    assert not stored.startswith(b"PK") and "王大山".encode() not in stored  # not the workbook as sent

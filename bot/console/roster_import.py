@@ -9,6 +9,7 @@ click, or two tabs, import it once.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from bot.console import blueprint, csrf, db
 from bot.console.access import require
 from bot.console.common import actor, client_ip, commit, me, now, parse_id
 from bot.runtime import runtime
+from models.encrypted import decrypt_text, encrypt_text
 from models.roster import ImportBatch
 from services import roster_import, roster_template
 from services.roster_sheet import FIELDS, IGNORE, SheetError
@@ -49,6 +51,18 @@ def _folder() -> Path:
 def _paths(token: str) -> tuple[Path, Path]:
     folder = _folder()
     return folder / f"{token}.xlsx", folder / f"{token}.json"
+
+
+def _seal(path: Path, content: bytes) -> None:
+    """The waiting workbook holds names and ID numbers: encrypted with the data key, owner-only."""
+    sealed = encrypt_text(base64.b64encode(content).decode("ascii")).encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(sealed)
+
+
+def _unsealed(path: Path) -> BytesIO:
+    return BytesIO(base64.b64decode(decrypt_text(path.read_bytes().decode("ascii"))))
 
 
 def _read_state(token: str) -> dict:
@@ -93,7 +107,7 @@ def _preview(token: str, state: dict, path: Path | None = None) -> roster_import
     # End the transaction the sign-in check began (nothing is written yet): on SQLite it holds the
     # write lock, which other writers should not wait on while a big file is read.
     db().commit()
-    with path.open("rb") as stream:
+    with _unsealed(path) as stream:
         parsed = roster_import.parse(stream, mapping, None if mapping is not None else db())
     return roster_import.preview_parsed(db(), parsed, state["filename"], areas=_areas(), town=town)
 
@@ -142,7 +156,7 @@ def roster_import_upload():
     _sweep()
     token = secrets.token_urlsafe(16)
     data, _ = _paths(token)
-    data.write_bytes(content)
+    _seal(data, content)
     mapping, saved = roster_import.mapping_for(db(), layout)
     _write_state(token, {"filename": filename, "sha256": sha, "staff_id": me().id, "mapping": None,
                          "saved_mapping": saved, "batch_id": None})
@@ -161,7 +175,7 @@ def roster_import_columns(token: str, chosen: dict | None = None, error: str | N
     path, _ = _paths(token)
     if not path.exists():
         return _gone(state)
-    with path.open("rb") as stream:
+    with _unsealed(path) as stream:
         workbook, layout, _sha = roster_import.read_file(stream)
         workbook.close()
     mapping = chosen or state.get("mapping") or roster_import.mapping_for(db(), layout)[0]
@@ -177,7 +191,7 @@ def roster_import_columns_save(token: str):
     path, _ = _paths(token)
     if not path.exists():
         return _gone(state)
-    with path.open("rb") as stream:
+    with _unsealed(path) as stream:
         workbook, layout, _sha = roster_import.read_file(stream)
         workbook.close()
     chosen = {h: request.form.get(f"col{i}", IGNORE) for i, h in enumerate(layout.headers)}
