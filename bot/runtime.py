@@ -45,6 +45,10 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, routes: tuple[Route, ...] | None = None) -> "Runtime":
+        # Create the metrics now, in one thread: the first messages of a fresh worker arrive on
+        # several threads at once, and two of them creating the same prometheus metric raise
+        # DuplicateTimeseries (a 500 on /wechat, found by bench/drill.py).
+        metrics._metrics()
         # A web worker's threads and its handler pool share the pool: enough
         # connections that a handler never waits for one, few enough that several
         # workers stay well under PostgreSQL's max_connections.

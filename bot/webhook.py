@@ -15,6 +15,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, Response, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.logs import openid_hash
@@ -124,6 +125,7 @@ class _ReplyJob:
         self._abandoned = False
         self._retry = False
         self._deadline = 0.0
+        self._committing = False  # a connection lost during COMMIT leaves its outcome unknown
         self._claim = Claim(key, incoming.msg_type, incoming.event, blind_index(incoming.openid, "openid"))
 
     def reply_within(self, timeout: float) -> tuple[str | None, str]:
@@ -143,10 +145,13 @@ class _ReplyJob:
 
     def _run(self) -> str | None:
         try:
-            claimed, reply = self._handle()
+            claimed, reply = self._handle_again_if_disconnected()
             if not claimed:
                 self._retry = True
-                return self.rt.dedupe.stored_reply(self.key, timeout=max(0.0, self._deadline - time.monotonic()))
+                claimed, reply = self._await_first_attempt()
+                if not claimed:
+                    return reply
+                self._retry = False  # handled here after all: the first attempt had died
         except Exception:
             log.exception("webhook: handler raised", extra=self.log_fields)
             self.rt.dedupe.release(self._claim)
@@ -154,11 +159,46 @@ class _ReplyJob:
             if not self._decide_late():
                 raise
         else:
-            if not self._decide_late():
-                return reply
+            return reply  # inline; or, past the deadline, already queued with the handler's changes
         if reply:
             self._queue_late_reply(reply)
         return reply
+
+    def _handle_again_if_disconnected(self) -> tuple[bool, str | None]:
+        """The database connection died under the transaction (pg_terminate_backend, a restarted
+        server): everything rolled back, claim included, so run it once more on a fresh
+        connection instead of answering 系统繁忙. Not if it died during COMMIT: whether that
+        applied cannot be known, and a second run could do the work twice."""
+        self._committing = False
+        try:
+            return self._handle()
+        except DBAPIError as error:
+            if not error.connection_invalidated or self._committing:
+                raise
+        log.warning("webhook: database connection lost mid-message; handling it again", extra=self.log_fields)
+        self.rt.dedupe.release(self._claim)
+        return self._handle()
+
+    def _await_first_attempt(self) -> tuple[bool, str | None]:
+        """A retry of a message another attempt holds: wait for that attempt's reply. If the claim
+        frees up without one (that attempt died with its process: a Redis lease runs out), handle
+        the message here. WeChat gets "success" at the deadline and stops retrying, so this goes
+        on past it (bounded by the lease): the reply then goes out as a late reply. Before this,
+        a retry answered "success" while the dead attempt held the lease, and the message was
+        lost (found by bench/drill.py killing a gunicorn worker)."""
+        horizon = self._deadline + 2 * self.rt.settings.webhook_reply_deadline + 1.0
+        while True:
+            wait = min(1.0, max(0.0, horizon - time.monotonic()))
+            reply = self.rt.dedupe.stored_reply(self.key, timeout=wait)
+            if reply is not None:
+                return False, (None if self._decide_late() else reply)  # late: that attempt answered itself
+            if time.monotonic() >= horizon:
+                return False, None
+            claimed, reply = self._handle()
+            if claimed:
+                log.warning("webhook: a retry handled a message its first attempt left unfinished",
+                            extra=self.log_fields)
+                return True, reply
 
     def _handle(self) -> tuple[bool, str | None]:
         """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry."""
@@ -169,12 +209,19 @@ class _ReplyJob:
             # Every message counts for the outbound side (reply window, unfollows, reports).
             followers.observe(session, incoming, utcnow())
             reply = dispatch(Context(incoming, session, rt.clock(), rt.settings, dedupe=rt.dedupe), rt.routes)
+            # Late or not is decided before the commit: a late reply is queued in this transaction
+            # and the stored reply is "success". Decided after it, a retry could read the reply in
+            # between and the person got it twice, inline and late (found by bench/drill.py).
+            late = self._decide_late()
+            if late and reply:
+                enqueue_late_reply(session, incoming.openid, reply, self.key)
             try:
                 rt.dedupe.confirm(self._claim)
+                rt.dedupe.complete(self.key, None if late else reply, session)
             except ClaimLost:  # this attempt outlived its lease and a retry took over: it rolls back
                 log.warning("webhook: claim taken over by a retry; rolled back", extra=self.log_fields)
                 return False, None
-            rt.dedupe.complete(self.key, reply, session)
+            self._committing = True
             session.commit()
         if random.random() < PRUNE_PROBABILITY:
             rt.dedupe.prune(utcnow())

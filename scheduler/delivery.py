@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
@@ -30,6 +31,9 @@ class Transport(Protocol):
     def send(self, message: Send) -> str | None:
         """Deliver one message; returns WeChat's msgid, raises ApiError."""
         ...
+
+
+RECORD_TRIES = 5  # recording a send that WeChat accepted: 0.2 + 0.4 + 0.8 + 1.6 s of patience
 
 
 class DeliveryWorker:
@@ -60,6 +64,7 @@ class DeliveryWorker:
         self._on_error = on_error
         self.clock = clock  # the sandbox's time travel delivers "as of" a chosen day
         self.delivered = 0  # rows this worker finished (any outcome), for logs and tests
+        metrics._metrics()  # created before the send threads race to create them (DuplicateTimeseries)
 
     # --- the loop --------------------------------------------------------------
 
@@ -155,10 +160,28 @@ class DeliveryWorker:
             log.exception("delivery: transport raised", extra={"outbox_id": message.row_id})
             self._record_failure(message, ApiError(None, f"transport error {type(error).__name__}"))
         else:
-            with self.sessions.begin() as session:
-                delivery.record_success(session, message, msgid, self.clock())
-            metrics.send(str(message.channel), 0)
-            log.info("delivery: sent", extra={"outbox_id": message.row_id, "channel": str(message.channel), "msgid": msgid})
+            self._record_success(message, msgid)
+
+    def _record_success(self, message: Send, msgid: str | None) -> None:
+        """WeChat has the message: record it, trying again if the database drops the connection.
+        It must never reach `_record_crash`, which would make the row due again and send a
+        customer-service message twice (found by bench/drill.py with pg_terminate_backend).
+        If it cannot be recorded, the row stays "sending" and its lease decides: a template is
+        resent (WeChat drops it by client_msg_id), a customer-service message is left failed
+        as "may have reached the person"."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                with self.sessions.begin() as session:
+                    delivery.record_success(session, message, msgid, self.clock())
+                break
+            except Exception:
+                if attempt == RECORD_TRIES - 1:
+                    log.exception("delivery: sent but not recorded; the lease decides", extra={"outbox_id": message.row_id})
+                    return
+                log.warning("delivery: could not record a send; trying again", extra={"outbox_id": message.row_id})
+                time.sleep(0.2 * 2**attempt)
+        metrics.send(str(message.channel), 0)
+        log.info("delivery: sent", extra={"outbox_id": message.row_id, "channel": str(message.channel), "msgid": msgid})
 
     def _record_failure(self, message: Send, error: ApiError) -> None:
         with self.sessions.begin() as session:

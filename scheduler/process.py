@@ -66,6 +66,9 @@ class SchedulerProcess:
             while not self._stopping.is_set():
                 if not self._wait_for_leadership():
                     break
+                # The leader we replace may have died by SIGKILL, its "active" gauge still on disk:
+                # drop dead processes' gauges so /metrics shows one active scheduler, not two.
+                metrics.forget_dead_processes()
                 metrics.scheduler_active(True)
                 try:
                     self._lead()

@@ -13,7 +13,10 @@ A Redis claim is outside the database transaction, so it is only a short lease w
 the message is handled: if the process dies mid-way, the lease runs out and one of
 WeChat's later retries handles the message. Just before committing, the handler
 `confirm`s its claim (and keeps it for the full TTL); a handler whose lease was taken
-over meanwhile rolls back instead, so the message is still handled exactly once.
+over meanwhile rolls back instead, so the message is still handled exactly once. With the
+database fallback (what the app runs with REDIS_URL) a handled message is also recorded as
+a database row in the handler's transaction, which decides instead of the confirm; the reply
+goes to Redis only after the commit.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import InboundMessage, InboundStatus
+from models import InboundMessage, InboundStatus, utcnow
 from models.encrypted import decrypt_text, encrypt_text
 
 log = logging.getLogger(__name__)
@@ -239,9 +242,10 @@ class RedisDedupe:
 
 class RedisWithDatabaseFallback:
     """Redis claims while Redis answers; database claims when it does not, so chat goes on
-    through a Redis outage. A message first claimed in the database (during an outage) and
-    retried after Redis is back is found there: a Redis claim checks for that row, one
-    indexed lookup, before the handler runs."""
+    through a Redis outage. Every handled message is also a database row, written in the
+    handler's transaction (see `complete`); a Redis claim checks for that row, one indexed
+    lookup, before the handler runs, so a message handled during an outage, or whose reply
+    never reached Redis, is found there and not run again."""
 
     def __init__(self, redis_store: RedisDedupe, database_store: DatabaseDedupe, errors: tuple[type[Exception], ...],
                  on_fallback=lambda: None):
@@ -253,7 +257,11 @@ class RedisWithDatabaseFallback:
     def _in_database(self, session: Session) -> set[str]:
         return session.info.setdefault("dedupe_in_database", set())
 
+    def _claims(self, session: Session) -> dict[str, Claim]:
+        return session.info.setdefault("dedupe_claims", {})
+
     def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
+        self._claims(session)[claim.key] = claim
         try:
             claimed = self._redis.claim(claim, now, session)
         except self._errors as error:
@@ -262,22 +270,39 @@ class RedisWithDatabaseFallback:
             self._in_database(session).add(claim.key)
             return self._db.claim(claim, now, session)
         if claimed and session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == claim.key)):
-            self._redis.release(claim)  # handled during the outage: a retry
+            self._redis.release(claim)  # already handled (the row is the truth): a retry
             return False
         return claimed
 
     def confirm(self, claim: Claim) -> None:
-        try:
-            self._redis.confirm(claim)
-        except self._errors:
-            pass  # Redis went away after the claim: the database transaction decides now
+        """Nothing to do in Redis: the lease is left to run. The database row that `complete`
+        writes in the handler's transaction decides (its unique key): extending the Redis claim
+        before the commit meant a process dying in between held the message for the whole TTL,
+        unhandled (found by bench/drill.py)."""
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
-        if key in self._in_database(session):
-            return self._db.complete(key, reply, session)
-        # Redis failing here fails the handler: its transaction rolls back and WeChat's
-        # retry is claimed in the database.
-        self._redis.complete(key, reply, session)
+        """Record the message as handled in the database, in the handler's own transaction, and
+        put the reply in Redis once that commits (the fast path for WeChat's retries).
+
+        The row is the truth: a process dying before the commit leaves nothing (its Redis lease
+        runs out and a retry handles the message); one dying after it leaves the row, which a
+        retry's claim finds. A reply is never in Redis for work that rolled back, and Redis
+        being away at this point costs nothing but speed."""
+        claim = self._claims(session).get(key)
+        if key not in self._in_database(session) and claim is not None:
+            if not self._db.claim(claim, utcnow(), session):
+                raise ClaimLost(key)  # another attempt recorded it first: this one rolls back
+            self._in_database(session).add(key)
+        self._db.complete(key, reply, session)
+        event.listen(session, "after_commit", lambda _s: self._store_reply(key, reply), once=True)
+
+    def _store_reply(self, key: str, reply: str | None) -> None:
+        try:
+            self._redis.complete(key, reply, None)
+        except self._errors as error:  # committed: the database has the reply; never raise here
+            log.warning("dedupe: redis unreachable after commit, the reply is in the database",
+                        extra={"error": type(error).__name__})
+            self._on_fallback()
 
     def release(self, claim: Claim) -> None:
         try:

@@ -37,6 +37,10 @@ CATEGORIES: tuple[Category, ...] = (
              ("beneficiary.name", "beneficiary.mobile", "beneficiary.relation", "beneficiary.registered_by",
               "household.town", "household.village", "household.address", "beneficiary_status.category"),
              chat="consent", staff="duty"),
+    # From the county's 台账 (Excel import) or entered by staff: never asked in the chat.
+    Category("roster", "优抚对象名册信息（户籍地、优待证号、牺牲或病故军人姓名）",
+             ("household.hukou_address", "beneficiary.card_number", "beneficiary_status.deceased_name"),
+             chat=None, staff="duty"),
     Category("id_number", "身份证号", ("beneficiary.id_number", "volunteer.id_number"), chat="consent", staff="duty"),
     # The same fields as above, for a person under 14 (their ID number shows it).
     Category("child", "未满14周岁孩子的登记信息", (), chat="guardian", staff="duty"),
@@ -46,7 +50,8 @@ CATEGORIES: tuple[Category, ...] = (
               "handover_message.text", "conversation_state.answers"),
              chat="consent", staff="duty"),
     Category("casework", "办理记录（核实和办理结果、工作人员备注、走访记录）",
-             ("help_request.resolution", "help_request.reject_reason", "status_event.note", "care_contact.note"),
+             ("help_request.resolution", "help_request.reject_reason", "status_event.note", "care_contact.note",
+              "planned_visit.note", "visit_photo.data", "roster_change.old_value", "roster_change.new_value"),
              chat="duty", staff="duty"),
     Category("wechat", "微信标识和我们发给您的消息",
              ("follower.openid", "inbound_message.reply", "outbox_message.payload", "outbox_message.recipient",

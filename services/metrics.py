@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -56,8 +57,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@functools.cache
+_creating = threading.Lock()
+
+
 def _metrics() -> SimpleNamespace:
+    # A fresh worker's first messages arrive on several threads at once; two of them creating
+    # the same metric would raise DuplicateTimeseries (found by bench/drill.py).
+    with _creating:
+        return _made()
+
+
+@functools.cache
+def _made() -> SimpleNamespace:
     from prometheus_client import Counter, Gauge, Histogram
 
     return SimpleNamespace(

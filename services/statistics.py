@@ -1,7 +1,6 @@
 """The year's figures for 述职 and 年终总结, for the county or one 乡镇: people on the roster by
 category and by village, visits per plan and team with 慰问金 and 慰问品, help requests by
-category with the median time to 办结 and satisfaction, and volunteer hours where the
-database holds them (issue 14 adds approved hours to activity sign-ups; until then: None).
+category with the median time to 办结 and satisfaction, and the approved volunteer hours.
 
 Every figure is a GROUP BY or a column-only query; only the 办结 times are medianed in Python.
 """
@@ -13,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, column, distinct, func, inspect, select, table
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from models.base import UTCDateTime
+from models.activity import Activity, ActivitySignup
 from models.beneficiary import Beneficiary, BeneficiaryStatus, Household, RegistrationStatus
 from models.help_request import HelpRequest, RequestStatus
 from models.status_event import StatusEvent
@@ -79,6 +78,9 @@ class Hours:
     def hours(self) -> Decimal:
         return (Decimal(self.minutes) / 60).quantize(Decimal("0.1"))
 
+    def __bool__(self) -> bool:  # no approved hours yet: the page and the Excel say 暂无
+        return self.signups > 0
+
 
 @dataclass
 class YearFigures:
@@ -92,7 +94,7 @@ class YearFigures:
     teams: list[PlanFigures] = field(default_factory=list)
     requests: list[RequestFigures] = field(default_factory=list)
     requests_total: RequestFigures | None = None
-    hours: Hours | None = None
+    hours: Hours | None = None  # set by figures()
 
 
 def year_figures(session: Session, year: int, town: str | None = None) -> YearFigures:
@@ -223,25 +225,16 @@ def duration_words(hours: float | None) -> str:
 # --- volunteer hours (issue 14) ------------------------------------------------------------
 
 
-def volunteer_hours(session: Session, year: int, town: str | None = None) -> Hours | None:
-    """Approved service hours of activities held in the year; None while the database has no
-    hours yet (activity sign-ups without service_minutes)."""
-    signup_columns = {c["name"] for c in inspect(session.connection()).get_columns("activity_signup")}
-    if not {"service_minutes", "hours_approved_at", "volunteer_id"} <= signup_columns:
-        return None
-    activity_columns = {c["name"] for c in inspect(session.connection()).get_columns("activity")}
-    signup = table("activity_signup", column("activity_id"), column("volunteer_id"), column("service_minutes"),
-                   column("hours_approved_at"))
-    activity = table("activity", column("id"), column("starts_at", UTCDateTime()), column("town"))
+def volunteer_hours(session: Session, year: int, town: str | None = None) -> Hours:
+    """Approved service hours of the activities held in the year (services.service_hours)."""
     start, end = _year_bounds(year)
-    query = (select(func.count(distinct(signup.c.volunteer_id)), func.count(), func.sum(signup.c.service_minutes))
-             .select_from(signup.join(activity, activity.c.id == signup.c.activity_id))
-             .where(and_(signup.c.hours_approved_at.is_not(None), signup.c.service_minutes.is_not(None),
-                         activity.c.starts_at >= start, activity.c.starts_at < end)))
+    query = (select(func.count(distinct(ActivitySignup.volunteer_id)), func.count(),
+                    func.sum(ActivitySignup.service_minutes))
+             .join(Activity, Activity.id == ActivitySignup.activity_id)
+             .where(ActivitySignup.hours_approved_at.is_not(None), ActivitySignup.service_minutes.is_not(None),
+                    Activity.starts_at >= start, Activity.starts_at < end))
     if town is not None:
-        if "town" not in activity_columns:
-            return None  # activities carry no 乡镇 yet: a township cannot be told its own hours
-        query = query.where(activity.c.town == town)
+        query = query.where(Activity.town == town)
     volunteers, signups, minutes = session.execute(query).one()
     return Hours(volunteers or 0, signups or 0, int(minutes or 0))
 

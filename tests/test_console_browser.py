@@ -185,7 +185,7 @@ def _volunteer_id(server) -> int:
 
 def test_a_pending_volunteer_is_approved(page, server):
     page.click("nav.mainnav a:text-is('登记审核')")
-    page.click("a:has-text('志愿者')")
+    page.click("main a:has-text('志愿者')")  # the tab, not the menu's 志愿者
     shot(page, "04-registrations")
     page.locator("table.list a", has_text="ZY").first.click()
     assert page.locator("text=赵*强").count() + page.locator("text=赵国强").count() >= 1

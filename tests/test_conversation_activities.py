@@ -89,8 +89,8 @@ def test_a_full_activity_waitlists_and_a_cancellation_promotes(new_chat, db):
 
 def test_waitlist_reply(new_chat, db):
     add_activity(db, "tiny", "送喜报", 2, 0)
-    add_volunteer(db, "oWait")
-    new_chat("oWait").run([
+    add_volunteer(db, "oWaitlist01")
+    new_chat("oWaitlist01").run([
         ("活动报名", has("送喜报")), ("1", has("（已满，可报名候补）")),
         ("1", "“送喜报”名额已满，您已进入候补第1位。\n有人取消时会按顺序递补，并通知您。"),
     ])

@@ -37,7 +37,7 @@ MORE = "\n还有问题可以直接输入，或回复“政策咨询”查看全�
 
 
 def test_policy_questions_by_number_by_words_and_unanswered(new_chat, db):
-    chat = new_chat("oFaq1")
+    chat = new_chat("oFaqUser01")
     chat.run([
         ("政策咨询", FAQ_MENU),
         ("1", has("【优待证】\n退役军人和其他优抚对象优待证：", "80岁以上或卧床的老人", MORE)),

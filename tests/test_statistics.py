@@ -102,27 +102,24 @@ def test_a_township_gets_its_own_figures(sessions):
     assert (f.requests_total.submitted, f.requests_total.closed) == (2, 2)
 
 
-def test_no_volunteer_hours_until_the_database_holds_them(sessions, db_url):
-    assert figures(sessions).hours is None
-    if not db_url.startswith("sqlite"):
-        return
-    # What issue 14 adds to a sign-up: approved minutes. The figures follow without a code change.
+def test_volunteer_hours_are_the_approved_ones_of_the_year(sessions):
+    from datetime import datetime, timezone
+
+    from models.activity import Activity, ActivitySignup, SignupStatus
+
+    assert not figures(sessions).hours  # nothing approved yet: the page says 暂无
     with sessions.begin() as s:
-        for ddl in ("ALTER TABLE activity_signup ADD COLUMN service_minutes INTEGER",
-                    "ALTER TABLE activity_signup ADD COLUMN hours_approved_at DATETIME",
-                    "ALTER TABLE activity ADD COLUMN town VARCHAR(40)"):
-            s.execute(text(ddl))
-        s.execute(text("INSERT INTO activity (id, code, title, description, place, starts_at, capacity, status, "
-                       "created_at, town) VALUES (1, 'a1', '敬老', '', '', '2027-03-05 01:00:00', 10, 'closed', "
-                       "'2027-03-01 00:00:00', '城关镇')"))
+        held = Activity(code="a1", title="敬老", starts_at=datetime(2027, 3, 5, 1, tzinfo=timezone.utc),
+                        capacity=10, town="城关镇")
+        s.add(held)
+        s.flush()
         for n, (minutes, approved) in enumerate(((120, True), (90, True), (60, False)), start=1):
-            s.execute(text("INSERT INTO activity_signup (activity_id, openid, volunteer_id, status, queue_no, "
-                           "created_at, updated_at, service_minutes, hours_approved_at) VALUES "
-                           "(1, :o, NULL, 'registered', :n, '2027-03-01', '2027-03-01', :m, :a)"),
-                      {"o": f"oV{n}", "n": n, "m": minutes, "a": "2027-03-06 00:00:00" if approved else None})
+            s.add(ActivitySignup(activity_id=held.id, openid=f"oVolunteer{n:04d}", status=SignupStatus.REGISTERED,
+                                 queue_no=n, service_minutes=minutes,
+                                 hours_approved_at=datetime(2027, 3, 6, tzinfo=timezone.utc) if approved else None))
     hours = figures(sessions).hours
     assert (hours.signups, hours.minutes, str(hours.hours)) == (2, 210, "3.5")
-    assert figures(sessions, "青石镇").hours.minutes == 0
+    assert not figures(sessions, "青石镇").hours
 
 
 # --- the page ------------------------------------------------------------------------------
