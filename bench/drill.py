@@ -27,7 +27,7 @@ every connection to the drill's database.
 
 Timing in the drill's environment (shorter than production, so the run stays short):
 OUTBOX_LEASE_SECONDS=10 (production default 60); scheduler lock TTL --lock-ttl (default
-30 s, as production; --short uses 10 s), renewed every ttl/6 s, standbys polling every 1 s.
+20 s, as production; --short uses 10 s), renewed every ttl/6 s, standbys polling every 1 s.
 Exit status 0 only when every check passes.
 """
 
@@ -564,7 +564,7 @@ def parse_args(argv=None):
     parser.add_argument("--concurrency", type=int, help="users talking at once")
     parser.add_argument("--think", type=float, default=0.3, help="seconds a user takes between turns")
     parser.add_argument("--send-rate", type=float, help="OUTBOX_SEND_RATE for the drill")
-    parser.add_argument("--lock-ttl", type=float, help="SCHEDULER_LOCK_TTL (production default 30)")
+    parser.add_argument("--lock-ttl", type=float, help="SCHEDULER_LOCK_TTL (production default 20)")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-db", type=int, default=14, help="a spare Redis database number (flushed)")
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
@@ -574,7 +574,7 @@ def parse_args(argv=None):
     args.pushes = args.pushes or (1000 if short else 10000)
     args.concurrency = args.concurrency or (15 if short else 50)
     args.send_rate = args.send_rate or (60.0 if short else 250.0)
-    args.lock_ttl = args.lock_ttl or (10.0 if short else 30.0)
+    args.lock_ttl = args.lock_ttl or (10.0 if short else 20.0)
     return args
 
 
