@@ -84,6 +84,14 @@ def check_scope(town: str | None) -> None:
         abort(404)
 
 
+def found(record, town_of: Callable = lambda record: record.town):
+    """The record a URL names: 404 when there is none or it lies outside the account's area."""
+    if record is None:
+        abort(404)
+    check_scope(town_of(record))
+    return record
+
+
 def scope_filter(column):
     """A WHERE clause limiting a query to the signed-in account's area (None: no limit)."""
     if current_user.town is None:

@@ -13,7 +13,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from bot.console import blueprint, db
-from bot.console.access import check_scope, in_scope, require, scope_filter
+from bot.console.access import found, in_scope, require, scope_filter
 from bot.console.common import PER_PAGE, Page, actor, commit, now, page_number, record
 from bot.runtime import runtime
 from handlers.flows.beneficiary import CATEGORIES, RELATIONS
@@ -117,19 +117,11 @@ def registrations():
 
 
 def _volunteer_or_404(record_id: int) -> Volunteer:
-    volunteer = registration_queries.volunteer(db(), record_id)
-    if volunteer is None:
-        abort(404)
-    check_scope(volunteer.town)
-    return volunteer
+    return found(registration_queries.volunteer(db(), record_id))
 
 
 def _beneficiary_or_404(record_id: int) -> Beneficiary:
-    person = registration_queries.beneficiary(db(), record_id)
-    if person is None:
-        abort(404)
-    check_scope(person.household.town)
-    return person
+    return found(registration_queries.beneficiary(db(), record_id), lambda person: person.household.town)
 
 
 def _list_town() -> str | None:

@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from bot.console import access, blueprint, db
-from bot.console.access import check_scope, require
+from bot.console.access import found, require
 from bot.console.common import Page, actor, commit, now, page_number, parse_id, query_args, record
 from bot.runtime import runtime
 from models.beneficiary import RELATIONS_TO_HEAD, Beneficiary, DisabilityCause, EndReason, Household
@@ -74,19 +74,11 @@ def roster_list():
 
 
 def _household_or_404(household_id: int) -> Household:
-    home = roster.household(db(), household_id)
-    if home is None:
-        abort(404)
-    check_scope(home.town)
-    return home
+    return found(roster.household(db(), household_id))
 
 
 def _person_or_404(person_id: int) -> Beneficiary:
-    person = roster.person(db(), person_id)
-    if person is None:
-        abort(404)
-    check_scope(person.household.town)
-    return person
+    return found(roster.person(db(), person_id), lambda person: person.household.town)
 
 
 @blueprint.route("/roster/households/<int:household_id>")
