@@ -97,6 +97,13 @@ class AdvisoryLock:
 
 
 class RedisLock:
+    # Taking the lock also succeeds when it is still ours: a leader that stepped down because
+    # one renewal timed out (Redis paused) takes it straight back instead of leaving the
+    # account without a scheduler until its own key expires.
+    _ACQUIRE = (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+        "else return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) end"
+    )
     _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
@@ -108,7 +115,7 @@ class RedisLock:
 
     def acquire(self) -> bool:
         try:
-            return bool(self._redis.set(self._name, self.holder, nx=True, px=self._ttl_ms))
+            return bool(self._redis.eval(self._ACQUIRE, 1, self._name, self.holder, self._ttl_ms))
         except Exception as exc:  # Redis unreachable: stay standby, try again later
             log.warning("leader lock: redis unavailable", extra={"error": type(exc).__name__})
             return False
