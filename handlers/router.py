@@ -3,23 +3,28 @@
 Before any route runs, `dispatch` locks the user's conversation row (so two
 messages of one user never interleave, whichever worker gets them) and resets a
 form that expired or no longer exists. Then, in order: events (follow, QR scans,
-menu clicks), the global commands (取消 返回 帮助 人工), the active form, keywords,
-the FAQ, and a fallback that lists what can be typed. Menu keys and typed keywords
-lead to the same `Entry`.
+menu clicks), the global commands (取消 返回 帮助 人工), the active form, the answer to
+a clarifying question, keywords, a receipt number anywhere in the text, then the user's
+own words (handlers/intents: act when sure, ask with numbered choices when not), the
+FAQ keywords, and a fallback that lists what can be typed. Menu keys, typed keywords
+and understood intents lead to the same `Entry` (an intent is named like its entry).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import dialog, texts
+from handlers import dialog, intents, site, texts, understanding
 from handlers.fields import normalize
 from handlers.flows import (activities, beneficiary, faq, follow, handover, help_request, info, profile, progress,
                             staff_link, visits, volunteer)
 from handlers.message import Context
 from services import conversations
+from services import faq as faq_entries
 
 Reply = str | None  # text to send back, or None for "success" (no reply)
 Handler = Callable[[Context], Reply]
@@ -125,8 +130,17 @@ def is_keyword(ctx: Context) -> bool:
     return is_text(ctx) and entry_for(ctx.message.text) is not None
 
 
-def is_faq_question(ctx: Context) -> bool:
-    return is_text(ctx) and faq.matches(ctx)
+# "SY2026-000123", typed as "sy2026-123", "ＳＹ２０２６－０００１２３" or inside a sentence.
+RECEIPT = re.compile(r"SY\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
+
+
+def receipt_number(text: str) -> str | None:
+    found = RECEIPT.search(unicodedata.normalize("NFKC", text or ""))
+    return f"SY{found.group(1)}-{int(found.group(2)):06d}" if found else None
+
+
+def has_receipt_number(ctx: Context) -> bool:
+    return is_text(ctx) and receipt_number(ctx.message.text) is not None
 
 
 # --- handlers ----------------------------------------------------------------
@@ -189,6 +203,50 @@ def start_from_menu(ctx: Context) -> Reply:
     return begin(ctx, entry_for_key(ctx.message.event_key))
 
 
+def show_request(ctx: Context) -> Reply:
+    """A receipt number anywhere in a message (or alone, as the account asked): that request's progress."""
+    number = receipt_number(ctx.message.text)
+    return progress.timeline(dataclasses.replace(ctx, message=dataclasses.replace(ctx.message, content=number)))
+
+
+def answer_topic(ctx: Context, topic: str) -> Reply:
+    by_words = faq_entries.match(ctx.session, ctx.message.text)
+    # A topic staff added in the console has no examples in the matcher; when its keywords
+    # match, staff wrote it for exactly this question (烤火费 is not 抚恤补助).
+    if by_words is not None and f"faq:{by_words.topic}" not in intents.CATALOG:
+        entry = by_words
+    else:
+        entry = faq_entries.by_topic(ctx.session, topic) or by_words
+    return f"{faq_entries.reply_text(entry, site.contact(ctx.settings))}{faq.MORE}" if entry else faq.begin(ctx)
+
+
+def act(ctx: Context, intent: str) -> Reply:
+    """Do what an understood intent means (outside a form)."""
+    if intent in _BY_NAME:
+        return begin(ctx, _BY_NAME[intent])
+    if intent.startswith("faq:"):
+        return answer_topic(ctx, intent.removeprefix("faq:"))
+    if intent == "person":
+        return hand_over(ctx)
+    if intent == "help":
+        return show_help(ctx)
+    if intent in ("cancel", "back"):
+        return texts.NOTHING_TO_CANCEL
+    return understanding.social_reply(intent)
+
+
+def understand(ctx: Context) -> Reply:
+    return understanding.understand(ctx, act, faq_by_keywords, fallback)
+
+
+def faq_by_keywords(ctx: Context) -> Reply:
+    return faq.answer_free_question(ctx) if faq.matches(ctx) else None
+
+
+def answer_choice(ctx: Context) -> Reply:
+    return understanding.answer_choice(ctx, act)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("follow", event_is("subscribe", "subscribe_scan"), follow.on_subscribe),
     Route("scan", event_is("scan"), follow.on_scan),
@@ -203,11 +261,12 @@ ROUTES: tuple[Route, ...] = (
     Route("person", text_is("人工", "转人工", "人工服务", "人工客服"), hand_over),
     Route("staff link", staff_link.is_link_request, staff_link.link),  # 绑定 123456 from the console
     Route("active form", in_form, continue_form),
+    Route("choice", understanding.is_choice_answer, answer_choice),  # "2" after "您是想：1 … 2 …"
     Route("keyword", is_keyword, start_from_keyword),
     # In an open 人工 chat, everything else is for the staff member, not the FAQ.
     Route("handover chat", handover.has_open_thread, handover.relay),
-    Route("faq", is_faq_question, faq.answer_free_question),
-    Route("other text", is_text, fallback),
+    Route("receipt number", has_receipt_number, show_request),
+    Route("own words", is_text, understand),  # ends in the FAQ keywords, then the fallback
     Route("media and others", always, acknowledge_non_text),
 )
 
@@ -215,6 +274,7 @@ ROUTES: tuple[Route, ...] = (
 def dispatch(ctx: Context, routes: tuple[Route, ...] = ROUTES) -> Reply:
     ctx.state = conversations.lock(ctx.session, ctx.message.openid, ctx.now)
     notice = dialog.check_stale(ctx)
+    understanding.forget_unless_answered(ctx)
     reply = next((route.handle(ctx) for route in routes if route.test(ctx)), texts.FALLBACK)
     if notice:
         return f"{notice}\n{reply}" if reply else notice

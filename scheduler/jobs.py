@@ -135,12 +135,12 @@ def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
                 run.send(push, known if key == first_key else None)
     total = sum(total for total, _ in counts.values())
     unassigned = counts.get(None, (0, 0))[0]
-    summary = f"{plan.name}名单已生成：共 {total} 户，{len(teams)} 个走访组，{_window_text(plan)}。"
+    summary = f"{plan.name}名单已生成：共{total}户，{len(teams)}个走访组，{_window_text(plan)}。"
     if unassigned:
-        summary += f"另有 {unassigned} 户所在乡镇没有启用的走访组，请安排。"
+        summary += f"另有{unassigned}户所在乡镇没有启用的走访组，请安排。"
     if not run.send(Push("visit_plan", STAFF, {"title": plan.name, "text": summary},
                          key=f"visit_plan:{plan.id}:{STAFF}", expires_at=valid), known) and result.added:
-        run.send(Push("visit_plan", STAFF, {"title": plan.name, "text": f"新增 {result.added} 户。" + summary},
+        run.send(Push("visit_plan", STAFF, {"title": plan.name, "text": f"新增{result.added}户。" + summary},
                       key=f"visit_plan_update:{plan.id}:{STAFF}:{run.today}", expires_at=valid))
 
 
@@ -152,13 +152,13 @@ def _flag_overdue(run: JobRun, plan: VisitPlan) -> None:
         team = teams.get(team_id)
         if team is None:
             continue
-        text = (f"{plan.name}已于{ended}结束，{team.name}还有 {count} 户没有走访。"
+        text = (f"{plan.name}已于{ended}结束，{team.name}还有{count}户没有走访。"
                 "请尽快补访，走访后回复“已走访”和编号登记。")
         for recipient in team_member_openids(run.session, team_id):
             run.send(Push("visit_overdue", recipient, {"title": plan.name, "text": text},
                           key=f"visit_overdue:{plan.id}:{team_id}:{recipient}", expires_at=run.until + CATCH_UP_VALID))
     if counts:
-        text = f"{plan.name}：截至{ended}共 {sum(counts.values())} 户未走访，已标记逾期。"
+        text = f"{plan.name}：截至{ended}共{sum(counts.values())}户未走访，已标记逾期。"
         run.send(Push("visit_overdue", STAFF, {"title": plan.name, "text": text}, key=f"visit_overdue:{plan.id}:{STAFF}",
                       expires_at=run.until + CATCH_UP_VALID))
 
@@ -208,7 +208,7 @@ def check_request_deadlines(run: JobRun) -> None:
         if deadline <= run.until:
             limit = "2 小时" if request.urgency == Urgency.URGENT else "1 个工作日"
             label = help_requests.category_label(request.category)
-            text = f"求助 {request.number}（{label}）超过 {limit}仍未受理，请尽快安排。"
+            text = f"求助{request.number}（{label}）超过{limit}仍未受理，请尽快安排。"
             run.send(Push("request_escalation", STAFF, {"title": "求助超时未受理", "text": text},
                           key=f"request_escalation:{request.id}"))
     _ask_for_ratings(run)
@@ -236,7 +236,7 @@ def _ask_for_ratings(run: JobRun) -> None:
                HelpRequest.openid.is_not(None))
     )
     for request_id, number, openid in rows:
-        text = f"您的求助 {number} 已办结一天了。请回复“评价 {number}”为本次服务打分，帮助我们改进。"
+        text = f"您的求助{number}已办结一天了。请回复“评价{number}”为本次服务打分，帮助我们改进。"
         run.send(Push("rating_request", openid, {"title": "服务评价", "text": text}, key=f"rating_request:{request_id}",
                       expires_at=run.until + RATING_VALID))
 

@@ -7,6 +7,8 @@ them back.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,27 +51,27 @@ BUILTIN_RULES: list[tuple[str, str, RuleKind, dict, str]] = [
 # code, calendar rule, kind, lead days, audience, message
 BUILTIN_REMINDERS: list[tuple[str, str, str, str, Audience, str]] = [
     ("chunjie_staff", "chunjie", "holiday_reminder", "21,7,1", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请安排走访慰问和拥军优属活动。"),
+     "{name}（{date}）还有{days}天，请安排走访慰问和拥军优属活动。"),
     ("bayi_staff", "bayi", "holiday_reminder", "14,3", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请落实八一走访、军政座谈会等活动。"),
+     "{name}（{date}）还有{days}天，请落实八一走访、军政座谈会等活动。"),
     ("yuandan_staff", "yuandan", "holiday_reminder", "14,3", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请安排元旦走访慰问。"),
+     "{name}（{date}）还有{days}天，请安排元旦走访慰问。"),
     ("qingming_staff", "qingming", "holiday_reminder", "7", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请组织烈士祭扫活动。"),
+     "{name}（{date}）还有{days}天，请组织烈士祭扫活动。"),
     ("lieshi_staff", "lieshi", "holiday_reminder", "7", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请准备公祭和缅怀活动。"),
+     "{name}（{date}）还有{days}天，请准备公祭和缅怀活动。"),
     ("guofang_staff", "guofang", "holiday_reminder", "7", Audience.STAFF,
-     "{name}（{date}）还有 {days} 天，请安排国防教育宣传。"),
+     "{name}（{date}）还有{days}天，请安排国防教育宣传。"),
     ("leaders_meeting_1", "task_leaders_meeting_1", "yearly_task", "14", Audience.STAFF,
-     "年度任务：{name}请在 {date} 前召开（还有 {days} 天）。"),
+     "年度任务：{name}请在{date}前召开（还有{days}天）。"),
     ("leaders_meeting_2", "task_leaders_meeting_2", "yearly_task", "14", Audience.STAFF,
-     "年度任务：{name}请在 {date} 前召开（还有 {days} 天）。"),
+     "年度任务：{name}请在{date}前召开（还有{days}天）。"),
     ("annual_report", "task_annual_report", "yearly_task", "30,7", Audience.STAFF,
-     "年度任务：{name}请在 {date} 前完成（还有 {days} 天）。"),
+     "年度任务：{name}请在{date}前完成（还有{days}天）。"),
     ("conscript_allowance", "task_conscript_allowance", "yearly_task", "14", Audience.STAFF,
-     "年度任务：{name}，请在 {date} 前核发到户（还有 {days} 天）。"),
+     "年度任务：{name}，请在{date}前核发到户（还有{days}天）。"),
     ("xueleifeng_month", "xueleifeng_month", "yearly_task", "10", Audience.STAFF,
-     "年度任务：{name}将于 {date} 开始，请提前安排学雷锋做好事活动（还有 {days} 天）。"),
+     "年度任务：{name}将于{date}开始，请提前安排学雷锋做好事活动（还有{days}天）。"),
 ]
 
 # The city 实施方案's publicity calendar (seed document, 方案3), rewritten for the public: what
@@ -131,11 +133,22 @@ def _seed_rules(session: Session) -> dict[str, CalendarRule]:
 
 
 def _seed_reminders(session: Session, rules: dict[str, CalendarRule]) -> None:
-    existing = set(session.scalars(select(ReminderRule.code)))
+    existing = {r.code: r for r in session.scalars(select(ReminderRule))}
     for code, rule_code, kind, leads, audience, message in BUILTIN_REMINDERS:
-        if code not in existing:
+        row = existing.get(code)
+        if row is None:
             session.add(ReminderRule(code=code, calendar_rule_id=rules[rule_code].id, kind=kind, lead_days=leads,
                                      audience=audience, message=message, builtin=True, enabled=True))
+        elif row.builtin and row.message != message and _unspaced(row.message) == message:
+            row.message = message  # an earlier seed's spaced wording ("还有 {days} 天"), never edited
+
+
+def _unspaced(message: str) -> str:
+    """Earlier seeds put spaces around the placeholders; the words were the same."""
+    return _PLACEHOLDER_SPACES.sub(r"\1", message)
+
+
+_PLACEHOLDER_SPACES = re.compile(r" ?(\{(?:name|date|days)\}) ?")
 
 
 def _seed_publicity(session: Session, rules: dict[str, CalendarRule]) -> None:

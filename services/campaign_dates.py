@@ -51,16 +51,16 @@ def check(session: Session, expression: str) -> str:
 def _term(rules: Rules, text: str, anchor: date) -> date:
     found = _TERM.match((text or "").strip().lower())
     if found is None:
-        raise RuleError(f"日期写法不对：{text!r}（例如 laba、01-15、bayi-12、min(laba, 01-15)）")
+        raise RuleError(f"日期写法不对：{text!r}（例如laba、01-15、bayi-12、min(laba, 01-15)）")
     month, day, code, sign, amount = found.groups()
     offset = int(amount or 0) * (-1 if sign == "-" else 1)
     if code is not None:
         rule = rules.get(code)
         if rule is None:
-            raise RuleError(f"走访活动引用了不存在的日历规则 {code}")
+            raise RuleError(f"走访活动引用了不存在的日历规则{code}")
         occurrence = nearest_occurrence(rule, anchor, before=False)
         if occurrence is None:
-            raise RuleError(f"日历规则 {code} 在 {anchor.year} 年前后没有日期")
+            raise RuleError(f"日历规则{code}在{anchor.year}年前后没有日期")
         return occurrence.start + timedelta(days=offset)
     if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
         raise RuleError(f"日期写法不对：{text!r}")

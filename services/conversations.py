@@ -67,3 +67,33 @@ def is_active(state: ConversationState) -> bool:
 
 def has_expired(state: ConversationState, now: datetime) -> bool:
     return state.form is not None and state.expires_at is not None and state.expires_at <= now
+
+
+# --- a pending clarifying question (only while no form is open) ---------------------------
+# The router asks "您是想：1 … 2 …" when it is unsure what a message means; the next numeric
+# answer picks one. The choices (intent names, never user text) wait in `scratch` of a row
+# whose `form` is NULL, so a form starting or any other message replaces them.
+
+CHOICES_KEY = "choices"
+
+
+def offer_choices(state: ConversationState, choices: list[str], now: datetime, timeout: timedelta) -> None:
+    state.scratch = {CHOICES_KEY: list(choices), "until": (now + timeout).isoformat()}
+    state.version += 1
+    state.updated_at = now
+
+
+def pending_choices(state: ConversationState, now: datetime) -> list[str]:
+    scratch = state.scratch or {}
+    if state.form is not None or CHOICES_KEY not in scratch:
+        return []
+    if datetime.fromisoformat(scratch["until"]) <= now:
+        return []
+    return list(scratch[CHOICES_KEY])
+
+
+def forget_choices(state: ConversationState, now: datetime) -> None:
+    if state.form is None and (state.scratch or {}).get(CHOICES_KEY) is not None:
+        state.scratch = None
+        state.version += 1
+        state.updated_at = now

@@ -66,13 +66,13 @@ KIND_LABELS: dict[str, str] = {
 # WeChat errcodes (wechat-platform.md §11) in words staff can act on.
 ERRCODE_WORDS: dict[int, str] = {
     -1: "微信系统繁忙，稍后重试",
-    40001: "access_token 无效",
-    40014: "access_token 不是最新的",
-    42001: "access_token 已过期",
-    41001: "缺少 access_token",
-    40013: "AppID 无效（配置错误）",
-    40125: "AppSecret 无效（配置错误）",
-    40164: "服务器 IP 不在公众号白名单",
+    40001: "接口调用凭证无效",
+    40014: "接口调用凭证不是最新的",
+    42001: "接口调用凭证已过期",
+    41001: "缺少接口调用凭证",
+    40013: "AppID无效（配置错误）",
+    40125: "AppSecret无效（配置错误）",
+    40164: "服务器IP不在公众号白名单",
     45009: "今日接口调用次数已用完",
     45011: "调用太频繁，稍后重试",
     40003: "用户标识无效（不是本公众号的关注者）",
@@ -82,7 +82,7 @@ ERRCODE_WORDS: dict[int, str] = {
     45015: "超过48小时未互动，无法发客服消息",
     45047: "客服消息条数已用完，需等对方再次互动",
     43101: "对方拒绝或取消了订阅",
-    40037: "模板 ID 无效",
+    40037: "模板ID无效",
     47003: "模板字段内容不符合要求（长度或格式）",
     45028: "本月群发次数已用完",
     45065: "重复群发（24小时内已发过）",
@@ -129,7 +129,7 @@ def kind_label(kind: str) -> str:
 def errcode_words(errcode: int | None) -> str:
     if errcode is None:
         return ""
-    return ERRCODE_WORDS.get(errcode, f"错误码 {errcode}")
+    return ERRCODE_WORDS.get(errcode, f"错误码{errcode}")
 
 
 def reason_words(errcode: int | None, errmsg: str | None) -> str:
@@ -223,7 +223,7 @@ def _group(recipient: str) -> Recipient | None:
     if recipient == "all":
         return ALL_FOLLOWERS
     if recipient.startswith("tag:") and is_group(recipient):
-        return Recipient(None, f"标签 {recipient[4:]}")
+        return Recipient(None, f"标签{recipient[4:]}")
     if is_role(recipient):
         return STAFF if recipient == "role:staff" else Recipient(None, "工作人员组")
     return None

@@ -103,7 +103,7 @@ class DemoSummary:
     def line(self) -> str:
         return (
             f"demo data: {self.households} households, {self.volunteers} volunteers in {self.teams} visit teams, "
-            f"{self.activities} activities, {self.requests} help requests, {self.pairs} 定点定人 pairs"
+            f"{self.activities} activities, {self.requests} help requests, {self.pairs} care pairs (定点定人)"
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,21 @@ def match(session: Session, question: str) -> FaqEntry | None:
         if score > best_score:
             best, best_score = entry_id, score
     return session.get(FaqEntry, best) if best is not None else None
+
+
+def where_to_ask(card: Mapping[str, str]) -> str:
+    """The office to ask, from deploy/contact.toml: a closing line under every answer, so the
+    general answers (the same in every county) still say whom to call and when."""
+    lines = [f"咨询：{card.get('office') or '县退役军人事务局'}"]
+    call = "，".join(card[key] for key in ("phone", "hours") if card.get(key))
+    if call:
+        lines.append(f"电话：{call}" if card.get("phone") else call)
+    return "\n".join(lines)
+
+
+def reply_text(entry: FaqEntry, card: Mapping[str, str]) -> str:
+    """An answer as the chat shows it: topic, answer, and where to ask."""
+    return f"【{entry.topic}】\n{entry.answer}\n{where_to_ask(card)}"
 
 
 # --- staff edits (the console's 政策咨询 pages); the chat reads the table on every message ------
@@ -69,7 +85,7 @@ def answer_warnings(answer: str) -> list[str]:
     if not _PLACE.search(answer):
         warnings.append("没有办理地点或地址")
     if not _HOURS.search(answer):
-        warnings.append("没有办公时间（例如 工作日 8:30–12:00）")
+        warnings.append("没有办公时间（例如 工作日8:30–12:00）")
     return warnings
 
 
@@ -99,7 +115,7 @@ def save(session: Session, entry: FaqEntry | None, *, topic: str, keywords: str,
         if not 0 <= order <= 999:
             raise ValueError
     except ValueError:
-        errors["position"] = "顺序请填 0 到 999 的数字"
+        errors["position"] = "顺序请填0到999的数字"
         order = 0
     if errors:
         raise FaqError(errors)
@@ -110,3 +126,8 @@ def save(session: Session, entry: FaqEntry | None, *, topic: str, keywords: str,
         entry.topic, entry.keywords, entry.answer, entry.position, entry.enabled = topic, words, answer, order, enabled
     session.flush()
     return entry
+
+
+def by_topic(session: Session, topic: str) -> FaqEntry | None:
+    """The enabled entry with exactly this topic (the chat's FAQ intents are named by topic)."""
+    return session.scalar(select(FaqEntry).where(FaqEntry.topic == topic, FaqEntry.enabled.is_(True)))

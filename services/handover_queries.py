@@ -112,7 +112,7 @@ def delivery_state(outbox: OutboxMessage | None) -> str:
     if status == OutboxStatus.HELD:
         return "等待用户下次发消息（已超过48小时）"
     if status == OutboxStatus.FAILED:
-        reason = outbox.last_errmsg or (f"错误码 {outbox.last_errcode}" if outbox.last_errcode is not None else "")
+        reason = outbox.last_errmsg or (f"错误码{outbox.last_errcode}" if outbox.last_errcode is not None else "")
         return f"失败：{reason}" if reason else "失败"
     if status == OutboxStatus.CANCELLED:
         return "已取消（对方已取消关注或无法接收）"

@@ -125,7 +125,7 @@ def submit(session: Session, openid: str, details: RequestDetails, now: datetime
     if urgency == Urgency.URGENT:
         notifications.alert_staff(
             session, "staff_alert", f"urgent_request:{request.number}",
-            f"紧急求助 {request.number}（{category_label(request.category)}），请在2小时内联系求助人。",
+            f"紧急求助{request.number}（{category_label(request.category)}），请在2小时内联系求助人。",
             number=request.number,
         )
     return request
@@ -167,29 +167,29 @@ def is_overdue(request: HelpRequest, now: datetime) -> bool:
 
 
 def accept_notice(request: HelpRequest) -> str:
-    return f"您的求助 {request.number} 已受理，工作人员正在办理，有进展会告诉您。"
+    return f"您的求助{request.number}已受理，工作人员正在办理，有进展会告诉您。"
 
 
 def transfer_notice(request: HelpRequest, unit: str) -> str:
-    return f"您的求助 {request.number} 已转交{unit}办理，有进展会告诉您。"
+    return f"您的求助{request.number}已转交{unit}办理，有进展会告诉您。"
 
 
 def assign_notice(request: HelpRequest) -> str:
-    return f"您的求助 {request.number} 已安排专人办理，工作人员会尽快联系您。"
+    return f"您的求助{request.number}已安排专人办理，工作人员会尽快联系您。"
 
 
 def resolve_notice(request: HelpRequest, resolution: str) -> str:
-    return (f"您的求助 {request.number} 已办结。\n办理结果：{resolution}\n"
-            f"回复“评价 {request.number}”为本次服务打分。")
+    return (f"您的求助{request.number}已办结。\n办理结果：{resolution}\n"
+            f"回复“评价{request.number}”为本次服务打分。")
 
 
 def reject_notice(request: HelpRequest, reason: str) -> str:
-    return (f"很抱歉，您的求助 {request.number} 未能受理。\n原因：{reason}\n"
+    return (f"很抱歉，您的求助{request.number}未能受理。\n原因：{reason}\n"
             "如有疑问，请回复“人工”。")
 
 
 def reopen_notice(request: HelpRequest) -> str:
-    return f"您的求助 {request.number} 已重新办理，有进展会告诉您。"
+    return f"您的求助{request.number}已重新办理，有进展会告诉您。"
 
 
 def _notice(request: HelpRequest, text: str) -> Notice:
@@ -252,7 +252,7 @@ def assign(
     if volunteer is not None and volunteer.openid:
         notifications.tell_user(
             session, volunteer.openid, "volunteer_task", f"assign:{request.id}:{volunteer.id}:{now:%Y%m%d%H%M%S}",
-            f"您好！双拥办请您协助办理求助 {request.number}（{category_label(request.category)}"
+            f"您好！双拥办请您协助办理求助{request.number}（{category_label(request.category)}"
             f"{'，' + request.town if request.town else ''}）。工作人员会与您联系说明详情，谢谢您！",
         )
 
@@ -310,9 +310,9 @@ def change_status(
     session: Session, request: HelpRequest, to: RequestStatus, now: datetime, *, actor: str, note: str | None = None,
 ) -> None:
     """A plain move along the workflow (demo data, scripts); the requester gets a short status notice."""
-    text = f"您的求助 {request.number} 状态更新为：{RequestStatus(to).label}。"
+    text = f"您的求助{request.number}状态更新为：{RequestStatus(to).label}。"
     if to == S.RESOLVED:
-        text += f"\n回复“评价 {request.number}”为本次服务打分。"
+        text += f"\n回复“评价{request.number}”为本次服务打分。"
     if to == S.REJECTED:
         request.reject_reason = note
     notice = None if to == S.VISITED else _notice(request, text)
@@ -335,4 +335,4 @@ def awaiting_rating(session: Session, openid: str) -> list[HelpRequest]:
 def rate(session: Session, request: HelpRequest, score: int, comment: str | None, now: datetime) -> None:
     request.rating = score
     request.rating_comment = comment
-    workflow.transition(session, FLOW, request, S.VISITED, now, actor="user", action="rate", note=f"评分 {score}")
+    workflow.transition(session, FLOW, request, S.VISITED, now, actor="user", action="rate", note=f"评分{score}")

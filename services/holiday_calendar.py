@@ -44,7 +44,7 @@ class Occurrence:
 
     def line(self) -> str:
         text = f"{self.start.isoformat()} {self.name}"
-        return f"{text}（至 {self.end.isoformat()}）" if self.end else text
+        return f"{text}（至{self.end.isoformat()}）" if self.end else text
 
 
 # --- validation ---------------------------------------------------------------
@@ -61,9 +61,9 @@ def validate(rule: CalendarRule) -> None:
             _check_solar_day(rule.end_month, rule.end_day, "结束日期")
     elif kind is RuleKind.LUNAR:
         if rule.month is None or not 1 <= rule.month <= 12:
-            raise RuleError("农历月份应为 1 到 12")
+            raise RuleError("农历月份应为1到12")
         if rule.day is None or not (1 <= rule.day <= 30 or rule.day == -1):
-            raise RuleError("农历日应为 1 到 30，月末写 -1")
+            raise RuleError("农历日应为1到30，月末写-1")
         if rule.leap is not None:
             LeapPolicy(rule.leap)
     elif kind is RuleKind.TERM:
@@ -71,18 +71,18 @@ def validate(rule: CalendarRule) -> None:
             raise RuleError(f"节气名称应为二十四节气之一，例如 清明（收到：{rule.term or '空'}）")
     elif kind is RuleKind.WEEKDAY:
         if rule.month is None or not 1 <= rule.month <= 12:
-            raise RuleError("月份应为 1 到 12")
+            raise RuleError("月份应为1到12")
         if rule.nth is None or not (1 <= rule.nth <= 5 or rule.nth == -1):
-            raise RuleError("第几个应为 1 到 5，最后一个写 -1")
+            raise RuleError("第几个应为1到5，最后一个写-1")
         if rule.weekday is None or not 0 <= rule.weekday <= 6:
-            raise RuleError("星期应为 0（周一）到 6（周日）")
+            raise RuleError("星期应为0（周一）到6（周日）")
 
 
 def _check_solar_day(month: int | None, day: int | None, label: str) -> None:
     try:
         date(2024, month or 0, day or 0)  # a leap year, so 2/29 is allowed
     except (TypeError, ValueError):
-        raise RuleError(f"{label}不是有效的公历日期（月 {month}，日 {day}）") from None
+        raise RuleError(f"{label}不是有效的公历日期（月{month}，日{day}）") from None
 
 
 # --- computing ---------------------------------------------------------------
@@ -147,7 +147,7 @@ def rule_by_code(session: Session, code: str) -> CalendarRule | None:
 def days_in_year(session: Session, year: int) -> list[Occurrence]:
     """Every enabled rule's days in a Gregorian year, by date (what `calendar YEAR` prints)."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise RuleError(f"年份应在 {FIRST_YEAR} 到 {LAST_YEAR} 之间")
+        raise RuleError(f"年份应在{FIRST_YEAR}到{LAST_YEAR}之间")
     found = [o for rule in enabled_rules(session) for o in occurrences_in_year(rule, year)]
     return sorted(found, key=lambda o: (o.start, o.code))
 
@@ -157,7 +157,7 @@ def days_in_year(session: Session, year: int) -> list[Occurrence]:
 
 def add_rule(session: Session, **fields) -> CalendarRule:
     if rule_by_code(session, fields.get("code", "")) is not None:
-        raise RuleError(f"代码 {fields['code']} 已存在")
+        raise RuleError(f"代码{fields['code']}已存在")
     rule = CalendarRule(**fields)
     rule.leap = rule.leap or LeapPolicy.REGULAR
     validate(rule)
@@ -172,7 +172,7 @@ def change_rule(session: Session, code: str, **changes) -> CalendarRule:
     before = {name: getattr(rule, name) for name in changes}
     for name, value in changes.items():
         if name in ("id", "code", "builtin"):
-            raise RuleError(f"字段 {name} 不能修改")
+            raise RuleError(f"字段{name}不能修改")
         setattr(rule, name, value)
     try:
         validate(rule)
@@ -194,5 +194,5 @@ def set_enabled(session: Session, code: str, enabled: bool) -> CalendarRule:
 def _existing(session: Session, code: str) -> CalendarRule:
     rule = rule_by_code(session, code)
     if rule is None:
-        raise RuleError(f"没有代码为 {code} 的日历规则")
+        raise RuleError(f"没有代码为{code}的日历规则")
     return rule

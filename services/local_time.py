@@ -35,5 +35,5 @@ def check_hhmm(text: str) -> str:
         hour, minute = (int(part) for part in text.split(":"))
         time(hour, minute)
     except ValueError:
-        raise ValueError(f"时间应写成 时:分，例如 09:00（收到：{text}）") from None
+        raise ValueError(f"时间应写成“时:分”，例如09:00（收到：{text}）") from None
     return f"{hour:02d}:{minute:02d}"

@@ -88,7 +88,7 @@ def check(session: Session, draft: Draft, now: datetime, town_scope: str | None 
     if not text:
         errors["text"] = "请填写通知内容"
     if link and (len(link) > LINK_LIMIT or not _LINK.fullmatch(link)):
-        errors["link"] = "链接应以 http:// 或 https:// 开头，不含空格"
+        errors["link"] = "链接应以http://或https://开头，不含空格"
     audience = None
     try:
         audience = notice_audiences.parse(draft.audience, draft.audience_ref, town_scope)
@@ -116,7 +116,7 @@ def _send_time(draft: Draft, now: datetime, errors: dict[str, str]) -> datetime:
         hour, minute = (int(p) for p in draft.time.strip().split(":"))
         at = local_instant(day, f"{hour:02d}:{minute:02d}")
     except (ValueError, TypeError):
-        errors["when"] = "请填写发送日期和时间，例如 2027-01-20 和 09:30，或选择“立即发送”"
+        errors["when"] = "请填写发送日期和时间，例如2027-01-20和09:30，或选择“立即发送”"
         return now
     if at < now - timedelta(minutes=1):
         errors["when"] = "发送时间已经过去，请选择以后的时间，或选择“立即发送”"

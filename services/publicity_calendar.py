@@ -163,11 +163,11 @@ def mass_send_plan(session: Session, year: int) -> list[PlannedSend]:
 def plan_lines(session: Session, year: int) -> list[str]:
     """The year's plan as staff print it (`python -m bot publicity-plan YEAR`)."""
     plan = mass_send_plan(session, year)
-    lines = [f"{year}年群发计划（每月最多 {MONTHLY_MASS_BUDGET} 次，日历占用不超过 {PLANNED_PER_MONTH} 次）"]
+    lines = [f"{year}年群发计划（每月最多{MONTHLY_MASS_BUDGET}次，日历占用不超过{PLANNED_PER_MONTH}次）"]
     for month in range(1, 13):
         sends = [p for p in plan if p.day.month == month]
         flag = "  超出！" if len(sends) > PLANNED_PER_MONTH else ""
-        lines.append(f"{month}月：{len(sends)} 次，余 {MONTHLY_MASS_BUDGET - len(sends)} 次{flag}")
+        lines.append(f"{month}月：{len(sends)}次，余{MONTHLY_MASS_BUDGET - len(sends)}次{flag}")
         lines += [f"  {p.day.isoformat()} {p.title}（{p.source}）" for p in sends]
     return lines
 
@@ -224,7 +224,7 @@ def change_item(session: Session, item: PublicityItem, form: dict) -> PublicityI
     if item.calendar_rule is not None:
         offset = _small_int(form.get("offset_days", "0"), -60, 60)
         if offset is None:
-            errors["date"] = "提前或推后的天数应在 -60 到 60 之间"
+            errors["date"] = "提前或推后的天数应在-60到60之间"
         changes["offset_days"] = offset
     else:
         month, day = _small_int(form.get("month"), 1, 12), _small_int(form.get("day"), 1, 31)
@@ -240,7 +240,7 @@ def change_item(session: Session, item: PublicityItem, form: dict) -> PublicityI
         changes.update(month=month, day=day, end_month=end_month, end_day=end_day)
     valid_days = _small_int(form.get("valid_days", "1"), 1, 31)
     if valid_days is None:
-        errors["valid_days"] = "有效天数应为 1 到 31"
+        errors["valid_days"] = "有效天数应为1到31"
     audience = (form.get("audience") or "all").strip()
     if audience == "tag":
         tag = (form.get("tag_id") or "").strip()

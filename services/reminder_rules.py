@@ -133,9 +133,9 @@ def parse_leads(text: str) -> str:
     try:
         leads = sorted({int(part) for part in str(text).replace("，", ",").split(",") if part.strip()}, reverse=True)
     except ValueError:
-        raise RuleError(f"提前天数应是用逗号分隔的数字，例如 21,7,1（收到：{text}）") from None
+        raise RuleError(f"提前天数应是用逗号分隔的数字，例如21,7,1（收到：{text}）") from None
     if not leads or any(not 0 <= lead <= MAX_LEAD_DAYS for lead in leads):
-        raise RuleError(f"提前天数应在 0 到 {MAX_LEAD_DAYS} 之间")
+        raise RuleError(f"提前天数应在0到{MAX_LEAD_DAYS}之间")
     return ",".join(str(lead) for lead in leads)
 
 
@@ -143,7 +143,7 @@ def check_message(message: str) -> str:
     try:
         render(message, "春节", date(2027, 2, 6), 7)
     except (KeyError, IndexError, ValueError):
-        raise RuleError("提醒内容只能使用 {name}、{date}、{days} 三个占位符") from None
+        raise RuleError("提醒内容只能使用{name}、{date}、{days}三个占位符") from None
     if not message.strip():
         raise RuleError("提醒内容不能为空")
     return message
@@ -154,16 +154,16 @@ def add_reminder_rule(session: Session, *, code: str, calendar_code: str, lead_d
                       send_time: str = "09:00") -> ReminderRule:
     calendar_rule = rule_by_code(session, calendar_code)
     if calendar_rule is None:
-        raise RuleError(f"没有代码为 {calendar_code} 的日历规则")
+        raise RuleError(f"没有代码为{calendar_code}的日历规则")
     if session.scalar(select(ReminderRule.id).where(ReminderRule.code == code)) is not None:
-        raise RuleError(f"提醒规则 {code} 已存在")
+        raise RuleError(f"提醒规则{code}已存在")
     if kind not in KINDS:
-        raise RuleError(f"提醒类型应为 {' 或 '.join(KINDS)}")
+        raise RuleError("提醒类型应为节日提醒或年度任务")
     try:
         audience_value = Audience(audience)
         send_time = check_hhmm(send_time)
     except ValueError as exc:
-        raise RuleError(str(exc) if "时间" in str(exc) else f"对象应为 {', '.join(a.value for a in Audience)}") from None
+        raise RuleError(str(exc) if "时间" in str(exc) else "请从列表中选择提醒对象") from None
     if audience_value is Audience.TAG and not (tag_id or "").isdigit():
         raise RuleError("发给标签时需要数字标签编号")
     rule = ReminderRule(code=code, calendar_rule_id=calendar_rule.id, kind=kind, lead_days=parse_leads(lead_days),

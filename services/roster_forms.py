@@ -53,7 +53,7 @@ def parse_date(form: Mapping[str, str], name: str, errors: dict[str, str], today
     try:
         value = date.fromisoformat(text)
     except ValueError:
-        errors[name] = "日期格式应为 2026-01-31。"
+        errors[name] = "日期格式应为2026-01-31。"
         return None
     if value.year < 1900 or (today is not None and value > today.replace(year=today.year + 1)):
         errors[name] = "日期不对，请核对。"

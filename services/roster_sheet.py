@@ -231,7 +231,7 @@ def parse_date(value: Any, label: str) -> date:
             return date(*(int(g) for g in match.groups()))
         except ValueError:
             pass
-    raise CellError(f"{label}“{raw}”看不懂，请写成如 1950年3月2日 或 1950-03-02")
+    raise CellError(f"{label}“{raw}”看不懂，请写成如1950年3月2日或1950-03-02")
 
 
 def parse_flag(value: Any, label: str) -> bool:
@@ -280,7 +280,7 @@ def parse_phone(value: Any) -> str:
     raw = re.sub(r"[\s()（）]", "", text(value))
     raw = raw[3:] if raw.startswith("+86") else raw
     if not PHONE.fullmatch(raw):
-        raise CellError(f"联系电话“{text(value)}”不对，手机号应为11位，座机写成如 0571-88886666")
+        raise CellError(f"联系电话“{text(value)}”不对，手机号应为11位，座机写成如0571-88886666")
     return raw
 
 

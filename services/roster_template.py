@@ -15,7 +15,7 @@ from services.roster_sheet import CATEGORY_LABELS, FIELDS
 COLUMNS = (
     ("name", "必填。本人姓名。"),
     ("id_number", "18位身份证号，最后一位可以是X。请把这一列设成“文本”，否则Excel会改掉后几位。"),
-    ("mobile", "手机号11位，或座机如 0571-88886666。"),
+    ("mobile", "手机号11位，或座机如0571-88886666。"),
     ("town", "必填。乡镇或街道的名字，要和系统里的一致（可从下拉里选）。"),
     ("village", "必填。村或社区的名字，要和系统里的一致。"),
     ("address", "常住地址，走访时上门的地方。同一户的人填同一个地址，系统会把他们归成一户。"),
@@ -26,14 +26,14 @@ COLUMNS = (
     ("disability_cause", "残疾军人填：因战、因公或因病。"),
     ("deceased_name", "烈士、因公牺牲或病故军人遗属填：那位军人的姓名。"),
     ("deceased_relation", "那位军人是本人的什么人，如父亲、配偶、子女、兄弟姐妹。"),
-    ("deceased_on", "牺牲或病故的日期，如 1951-03-02 或 1951年3月2日。"),
+    ("deceased_on", "牺牲或病故的日期，如1951-03-02或1951年3月2日。"),
     ("head", "这一户户主的姓名。同一户的每个人都填户主的名字。"),
     ("relation_to_head", "本人是户主的什么人：户主、配偶、子女、父母、祖父母、孙子女、兄弟姐妹、儿媳女婿、其他。"),
     ("conscript_family", "义务兵家庭填“是”，发放优待金用。"),
     ("key_care", "享受定期抚恤补助的重点优抚对象填“是”。"),
     ("lonely_elderly", "孤老填“是”。"),
     ("hardship", "生活困难的填“是”。"),
-    ("honor_plaque_on", "光荣牌悬挂日期，如 2021-08-01。"),
+    ("honor_plaque_on", "光荣牌悬挂日期，如2021-08-01。"),
     ("card_number", "优待证号。"),
 )
 EXAMPLE = {  # invented; the ID number has a valid check digit

@@ -109,11 +109,11 @@ def parse_hours(text: str) -> int:
     try:
         value = float((text or "").strip())
     except ValueError:
-        raise TransitionError("时长请填数字（小时），例如 2 或 2.5。") from None
+        raise TransitionError("时长请填数字（小时），例如2或2.5。") from None
     if not 0 <= value * 60 <= MAX_MINUTES or value != value:
         raise TransitionError("时长应在0到24小时之间。")
     if round(value * 2) != value * 2:
-        raise TransitionError("时长以半小时计，例如 2 或 2.5。")
+        raise TransitionError("时长以半小时计，例如2或2.5。")
     return int(round(value * 60))
 
 

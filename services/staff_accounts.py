@@ -79,7 +79,7 @@ def create(
     if not USERNAME.fullmatch(username or ""):
         raise AccountError("用户名为2到40位字母、数字、下划线、点或减号。")
     if by_username(session, username) is not None:
-        raise AccountError(f"用户名 {username} 已存在。")
+        raise AccountError(f"用户名{username}已存在。")
     account = StaffAccount(
         username=username,
         password_hash=generate_password_hash(check_password(password)),

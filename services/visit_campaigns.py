@@ -66,7 +66,7 @@ def change_campaign(session: Session, code: str, **changes) -> VisitCampaign:
     """Edit a campaign (window, lead days, categories …); RuleError names what is wrong."""
     campaign = session.scalars(select(VisitCampaign).where(VisitCampaign.code == code)).first()
     if campaign is None:
-        raise RuleError(f"没有代码为 {code} 的走访活动")
+        raise RuleError(f"没有代码为{code}的走访活动")
     for name, value in changes.items():
         if name in ("start_expr", "end_expr"):
             value = campaign_dates.check(session, value)
@@ -77,7 +77,7 @@ def change_campaign(session: Session, code: str, **changes) -> VisitCampaign:
                 raise RuleError(f"没有这些优抚类别：{'、'.join(unknown)}（可用：{'、'.join(C.__members__)}）")
             value = ",".join(parts)
         elif name not in ("name", "lead_days", "enabled", "holidays", "merge_into", "merge_gap_days"):
-            raise RuleError(f"字段 {name} 不能修改")
+            raise RuleError(f"字段{name}不能修改")
         setattr(campaign, name, value)
     session.flush()
     return campaign
@@ -118,7 +118,7 @@ def campaign_spec(rules: campaign_dates.Rules, campaign: VisitCampaign, year: in
     codes = [c.strip() for c in campaign.holidays.split(",") if c.strip()]
     anchor_rule = rules.get(codes[-1]) if codes else None
     if anchor_rule is None:
-        raise RuleError(f"走访活动 {campaign.code} 引用了不存在的日历规则")
+        raise RuleError(f"走访活动{campaign.code}引用了不存在的日历规则")
     anchors = occurrences_in_year(anchor_rule, year)
     if not anchors:
         return None

@@ -17,7 +17,7 @@ from services.local_time import chinese_date
 
 PAGE_CHARS = 900  # a customer-service text holds 1000
 KEY_PRIORITY = 3  # 三属, 三红, 残疾军人: visited first, marked 重点
-HOW_TO_RECORD = ("每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {example}”；"
+HOW_TO_RECORD = ("每走访完一户，请在公众号回复“已走访”和编号，例如“已走访{example}”；"
                  "要登记慰问金和情况，请回复“走访登记”。")
 
 
@@ -42,9 +42,13 @@ def open_lines(session: Session, plan_id: int) -> dict[int, list[Line]]:
     lines: dict[int, list[Line]] = {}
     for visit_id, household_id, member_id, priority, village, address in rows:
         key = priority <= KEY_PRIORITY
-        text = f"编号{visit_id} {village}{f' {address}' if address else ''}{'（重点）' if key else ''}"
-        lines.setdefault(member_id, []).append(Line(visit_id, household_id, text, key))
+        lines.setdefault(member_id, []).append(Line(visit_id, household_id, line_text(visit_id, village, address, key), key))
     return lines
+
+
+def line_text(visit_id: int, village: str, address: str | None, key: bool) -> str:
+    """编号12：河口村，3组12号（重点）"""
+    return f"编号{visit_id}：{village}{f'，{address}' if address else ''}{'（重点）' if key else ''}"
 
 
 def _window(plan: VisitPlan) -> str:
@@ -53,7 +57,7 @@ def _window(plan: VisitPlan) -> str:
 
 def summary_page(plan: VisitPlan, team: VisitTeam, total: int, key_count: int) -> str:
     """For a member who holds no households (a staff member of a team with volunteers)."""
-    return (f"{plan.name}：{team.name}共 {total} 户待走访（重点对象 {key_count} 户），请在{_window(plan)}完成。"
+    return (f"{plan.name}：{team.name}共{total}户待走访（重点对象{key_count}户），请在{_window(plan)}完成。"
             "名单已分给本组志愿者，每人收到自己负责的几户。")
 
 
@@ -61,7 +65,7 @@ def first_pages(plan: VisitPlan, team: VisitTeam, lines: list[Line]) -> list[str
     if not lines:
         return []
     key_count = sum(1 for line in lines if line.key)
-    head = (f"{plan.name}：{team.name}请您走访以下 {len(lines)} 户（重点对象 {key_count} 户），"
+    head = (f"{plan.name}：{team.name}请您走访以下{len(lines)}户（重点对象{key_count}户），"
             f"请在{_window(plan)}完成。{HOW_TO_RECORD.format(example=lines[0].visit_id)}走访名单：")
     return _paginate(head, lines)
 
@@ -71,7 +75,7 @@ def added_pages(plan: VisitPlan, team: VisitTeam, lines: list[Line], household_i
     lines = [line for line in lines if line.household_id in wanted]
     if not lines:
         return []
-    head = (f"{plan.name}：{team.name}新分给您 {len(lines)} 户，请在{_window(plan)}走访。"
+    head = (f"{plan.name}：{team.name}新分给您{len(lines)}户，请在{_window(plan)}走访。"
             f"{HOW_TO_RECORD.format(example=lines[0].visit_id)}新增名单：")
     return _paginate(head, lines)
 

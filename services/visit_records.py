@@ -95,7 +95,7 @@ def parse_yuan(text: str | None) -> int | None:
     if not value:
         return None
     if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", value):
-        raise ValueError("金额请填数字（单位：元），最多两位小数，例如 500 或 500.50")
+        raise ValueError("金额请填数字（单位：元），最多两位小数，例如500或500.50")
     yuan, _, fen = value.partition(".")
     cents = int(yuan) * 100 + int((fen + "00")[:2])
     if cents > MAX_MONEY_CENTS:
@@ -160,7 +160,7 @@ def check_photos(photos: list[Photo], before: int = 0) -> str | None:
     for photo in photos:
         name = f"“{photo.filename}”" if photo.filename else "有一个文件"
         if photo_type(photo.data) is None:
-            return f"{name}不是照片，只能上传 JPG 或 PNG 格式的照片"
+            return f"{name}不是照片，只能上传JPG或PNG格式的照片"
         if len(photo.data) > MAX_PHOTO_BYTES:
             return f"{name}超过5MB，请换一张小一些的照片"
     return None

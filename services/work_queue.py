@@ -70,14 +70,14 @@ def digest_text(queue: WorkQueue, today_label: str) -> str:
     """The staff's morning message: counts only, never a name."""
     lines = [f"双拥助手今日待办（{today_label}）："]
     if queue.new_requests:
-        overdue = f"，其中超时 {queue.overdue_requests} 件" if queue.overdue_requests else ""
-        lines.append(f"求助待受理 {queue.new_requests} 件{overdue}")
+        overdue = f"，其中超时{queue.overdue_requests}件" if queue.overdue_requests else ""
+        lines.append(f"求助待受理{queue.new_requests}件{overdue}")
     if queue.handover_waiting:
-        lines.append(f"人工会话待回复 {queue.handover_waiting} 个")
+        lines.append(f"人工会话待回复{queue.handover_waiting}个")
     if queue.pending_registrations:
-        lines.append(f"登记待审核 {queue.pending_registrations} 人"
-                     f"（志愿者 {queue.pending_volunteers}，优抚对象 {queue.pending_beneficiaries}）")
+        lines.append(f"登记待审核{queue.pending_registrations}人"
+                     f"（志愿者{queue.pending_volunteers}，优抚对象{queue.pending_beneficiaries}）")
     if queue.failed_pushes:
-        lines.append(f"推送失败 {queue.failed_pushes} 条")
+        lines.append(f"推送失败{queue.failed_pushes}条")
     lines.append("请登录工作台处理。")
     return "\n".join(lines)

@@ -72,7 +72,7 @@ def parse(text: str, year: int) -> Parsed:
         for day in days:
             earlier = seen.get(day.day)
             if earlier is not None and earlier.is_workday != day.is_workday:
-                result.errors.append(f"第{number}行：{day.day.isoformat()} 在第{earlier.line}行已写为"
+                result.errors.append(f"第{number}行：{day.day.isoformat()}在第{earlier.line}行已写为"
                                      f"{'上班' if earlier.is_workday else '放假'}，两行矛盾")
                 continue
             seen.setdefault(day.day, day)
@@ -86,7 +86,7 @@ def parse(text: str, year: int) -> Parsed:
 def _parse_line(line: str, year: int, number: int) -> list[Day]:
     match = _LINE.match(line.replace("　", " "))
     if match is None:
-        raise ParseError("看不懂日期，请写成 2027-02-07 上班 或 2027-02-10 至 2027-02-17 放假")
+        raise ParseError("看不懂日期，请写成“2027-02-07上班”或“2027-02-10至2027-02-17放假”")
     y1, m1, d1, y2, m2, d2, d_only, rest = match.groups()
     start = _date(y1, m1, d1, year)
     if m2 is not None:

@@ -20,12 +20,14 @@ from tests.wechat_peer import WeChatPeer
 START = datetime(2026, 12, 7, 1, 0, tzinfo=timezone.utc)
 
 
-def _migration_faq() -> list[tuple[str, str, str]]:
-    path = PROJECT_ROOT / "migrations" / "versions" / "0003_conversations.py"
-    spec = importlib.util.spec_from_file_location("faq_seed_0003", path)
+def migration_faq() -> list[tuple[str, str, str, int]]:
+    """The FAQ a migrated database starts with: (topic, keywords, answer, position), in insertion order."""
+    path = PROJECT_ROOT / "migrations" / "versions" / "0013_faq_answers.py"
+    spec = importlib.util.spec_from_file_location("faq_defaults_0013", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.FAQ_SEED
+    seeded = [(topic, keywords, answer, n) for n, (topic, keywords, answer) in enumerate(module.FAQ_DEFAULTS, start=1)]
+    return seeded + [(*module.MARTYR_FAMILY, module.MARTYR_FAMILY_POSITION)]
 
 
 def ensure_faq(url: str) -> None:
@@ -33,8 +35,8 @@ def ensure_faq(url: str) -> None:
     engine = make_engine(url)
     with make_session_factory(engine).begin() as session:
         if not session.scalar(select(func.count(FaqEntry.id))):
-            for n, (topic, keywords, answer) in enumerate(_migration_faq(), start=1):
-                session.add(FaqEntry(topic=topic, keywords=keywords, answer=answer, position=n, enabled=True))
+            for topic, keywords, answer, position in migration_faq():
+                session.add(FaqEntry(topic=topic, keywords=keywords, answer=answer, position=position, enabled=True))
     engine.dispose()
 
 

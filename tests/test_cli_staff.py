@@ -71,7 +71,7 @@ def test_add_refuses_a_taken_name_a_weak_password_and_an_unknown_town(database):
     assert staff("add", "li", "--password-stdin", stdin=PASSWORD).exit_code == 0
 
     taken = staff("add", "li", "--password-stdin", stdin=OTHER)
-    assert taken.exit_code == 1 and "用户名 li 已存在。" in taken.output
+    assert taken.exit_code == 1 and "用户名li已存在。" in taken.output
 
     short = staff("add", "wang", "--password-stdin", stdin="abc123")
     assert short.exit_code == 1 and "密码至少10位。" in short.output

@@ -99,7 +99,7 @@ def test_creating_an_account_with_mistakes_shows_them_beside_the_fields_and_keep
     add_staff(sessions_of(app), "taken", "viewer")
 
     cases = [
-        (new_account(username="taken"), "用户名 taken 已存在。"),
+        (new_account(username="taken"), "用户名taken已存在。"),
         (new_account(username="张 三"), "用户名为2到40位字母、数字、下划线、点或减号。"),
         (new_account(password="short1", password2="short1"), "密码至少10位。"),
         (new_account(password="onlyletterslong", password2="onlyletterslong"), "密码请同时包含字母和数字。"),
@@ -244,7 +244,7 @@ def test_disable_and_enable(settings, apps):
     officer = signed_in(app, "li", create=False)
 
     page = text(admin.get(f"/console/staff/{officer_id}"))
-    assert 'data-confirm="确定停用 li 吗？"' in page
+    assert 'data-confirm="确定停用li吗？"' in page
     response = post(admin, f"/console/staff/{officer_id}/disable")
     assert response.status_code == 302
     assert "已停用 li，该账号已退出登录。" in text(admin.get(response.headers["Location"]))
@@ -344,7 +344,7 @@ def _link_code(client) -> str:
     assert response.status_code == 200
     page = text(response)
     assert "请用您的微信关注本公众号，发送：" in page and "10分钟内有效" in page
-    return re.search(r"绑定 (\d{6})", page).group(1)
+    return re.search(r"绑定(\d{6})", page).group(1)
 
 
 def test_a_code_from_my_account_sent_in_the_chat_links_my_wechat(both, new_chat, clock):

@@ -110,11 +110,11 @@ def test_counts_match_what_came_in_and_tiles_link_to_filtered_lists(settings, co
     # The list a tile opens shows as many requests as the tile counts (人工 chats have their own tile).
     for tile in ("new", "overdue"):
         listed = client_for("boss").get(found[tile][2]).get_data(as_text=True)
-        assert f"共 {found[tile][1]} 条" in listed
+        assert f"共{found[tile][1]}条" in listed
     assert 'class="tile alert"' in found["overdue"][0]
     assert found["registrations"][1] == 4  # 3 volunteers + 1 优抚对象
-    assert 'href="/console/registrations?kind=volunteer">志愿者 3</a>' in html
-    assert 'href="/console/registrations?kind=beneficiary">优抚对象 1</a>' in html
+    assert 'href="/console/registrations?kind=volunteer">志愿者3</a>' in html
+    assert 'href="/console/registrations?kind=beneficiary">优抚对象1</a>' in html
     assert found["handover"][1:] == (2, "/console/handover")
     assert found["failed"][1:] == (1, "/console/deliveries?status=failed")
     assert 'class="tile alert"' in found["failed"][0]
@@ -200,11 +200,11 @@ def test_visit_plan_progress_for_the_next_holiday(settings, console):
         visit_plans.flag_overdue(s, plan)
         name = plan.name
     html = client_for("boss").get("/console/").get_data(as_text=True)
-    assert name in html and "2027-01-15 至 2027-02-20" in html
-    figures = dict(re.findall(r'data-visit="(\w+)">(?:<span[^>]*>)?(\d+) 户', html))
+    assert name in html and "2027-01-15至2027-02-20" in html
+    figures = dict(re.findall(r'data-visit="(\w+)">(?:<span[^>]*>)?(\d+)户', html))
     assert figures == {"planned": "3", "visited": "1", "remaining": "2", "overdue": "2"}
     html = client_for("east").get("/console/").get_data(as_text=True)
-    figures = dict(re.findall(r'data-visit="(\w+)">(?:<span[^>]*>)?(\d+) 户', html))
+    figures = dict(re.findall(r'data-visit="(\w+)">(?:<span[^>]*>)?(\d+)户', html))
     assert figures == {"planned": "2", "visited": "1", "remaining": "1", "overdue": "1"}
 
 

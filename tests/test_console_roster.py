@@ -47,17 +47,17 @@ def test_the_list_filters_and_keeps_to_the_township(world):
     sessions, client_for, ids = world
     county = client_for("viewer_county")
     page = text(county.get("/console/roster"))
-    assert "共 4 条" in page and "王*英" in page and "赵*柱" in page
+    assert "共4条" in page and "王*英" in page and "赵*柱" in page
     assert "13800001111" not in page and "138****1111" in page  # masked in the list
-    assert "共 1 条" in text(county.get("/console/roster?category=DISABLED"))
-    assert "共 1 条" in text(county.get("/console/roster?flag=key_care"))
-    assert "共 1 条" in text(county.get("/console/roster?status=pending"))
-    assert "共 2 条" in text(county.get("/console/roster?q=王秀英"))
+    assert "共1条" in text(county.get("/console/roster?category=DISABLED"))
+    assert "共1条" in text(county.get("/console/roster?flag=key_care"))
+    assert "共1条" in text(county.get("/console/roster?status=pending"))
+    assert "共2条" in text(county.get("/console/roster?q=王秀英"))
     village = text(county.get(f"/console/roster?town={HOME}&village=柳营村"))
-    assert "共 1 条" in village and '<option value="柳营村" selected' in village
+    assert "共1条" in village and '<option value="柳营村" selected' in village
     township = text(client_for("officer_away").get("/console/roster"))
-    assert "共 1 条" in township and "赵*柱" in township and "王*英" not in township
-    assert "共 0 条" in text(client_for("officer_away").get(f"/console/roster?town={HOME}"))
+    assert "共1条" in township and "赵*柱" in township and "王*英" not in township
+    assert "共0条" in text(client_for("officer_away").get(f"/console/roster?town={HOME}"))
 
 
 def test_a_household_page_shows_members_statuses_and_a_link_to_review(world):
@@ -129,12 +129,12 @@ def test_ending_an_entitlement_in_the_console(world):
     assert post(officer, path, {"on": "2026-12-02", "end_reason": "died"}, token_from=path).status_code == 302
     assert "已于2026-12-01终止" in text(officer.get(f"/console/roster/households/{ids['away_home']}"))
     listing = text(officer.get("/console/roster"))
-    assert "共 0 条" in listing and "共 1 条" in text(officer.get("/console/roster?ended=ended"))
+    assert "共0条" in listing and "共1条" in text(officer.get("/console/roster?ended=ended"))
     home_page = f"/console/roster/households/{ids['away_home']}"
     restore = f"/console/roster/people/{ids['away']}/restore"
     assert post(client_for("viewer_away"), restore, {}, token_from="/console/me").status_code == 403
     assert post(officer, restore, {"note": "终止登记有误，恢复在册"}, token_from=home_page).status_code == 302
-    assert "已恢复在册" in text(officer.get(home_page)) and "共 1 条" in text(officer.get("/console/roster"))
+    assert "已恢复在册" in text(officer.get(home_page)) and "共1条" in text(officer.get("/console/roster"))
 
 
 def test_an_admin_merges_a_duplicate_and_a_township_admin_cannot_reach_elsewhere(world):
@@ -168,7 +168,7 @@ def test_an_admin_renames_a_town_and_everything_follows(world):
     with sessions() as s:
         assert s.scalar(select(func.count(Household.id)).where(Household.town == "城关街道")) == 2
     # The township accounts of the renamed town keep their households.
-    assert "共 3 条" in text(client_for("viewer_home").get("/console/roster"))
+    assert "共3条" in text(client_for("viewer_home").get("/console/roster"))
     bad = post(admin, f"/console/areas/{town_id}/rename", {"name": "青石镇"})
     assert bad.status_code == 400 and 'value="青石镇"' in text(bad)
 

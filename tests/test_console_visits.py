@@ -232,7 +232,7 @@ def test_bad_input_comes_back_filled_in_and_saves_nothing(world):
     response = post_record(client, ids["martyr"], form(), photos=[("走访.jpg", b"MZ\x90\x00 not an image")])
     assert response.status_code == 400
     page = text(response)
-    assert "“走访.jpg”不是照片，只能上传 JPG 或 PNG 格式的照片" in page and "照片需要重新选择" in page
+    assert "“走访.jpg”不是照片，只能上传JPG或PNG格式的照片" in page and "照片需要重新选择" in page
     response = post_record(client, ids["martyr"], form(visited_on="2027-01-21"))
     assert "走访日期不能晚于今天" in response.get_data(as_text=True)
     saved = visit(sessions, ids["martyr"])

@@ -106,7 +106,7 @@ def test_check_in_by_qr_scene(new_chat, db, clock):
     assert chat.event("SCAN", "checkin_spring_visit") == (
         "签到成功！\n活动：春节走访慰问\n签到时间：12月7日（周一）上午8:55\n感谢您的参与！活动结束离开时请再扫一次签退。"
     )
-    assert chat.event("SCAN", "checkin:nothing_here") is None  # an unknown code: no answer
+    assert "没有找到这个签到码对应的活动" in chat.event("SCAN", "checkin:nothing_here")  # never silence
     stranger = new_chat("oStranger")
     assert stranger.event("subscribe", "qrscene_checkin:spring_visit").endswith(
         "\n\n您还没有报名“春节走访慰问”，请联系现场工作人员登记。"

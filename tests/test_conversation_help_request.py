@@ -64,7 +64,7 @@ def test_an_urgent_request_alerts_staff_and_promises_two_hours(new_chat, db):
     ])
     [alert] = db.scalars(select(OutboxMessage))
     assert alert.idempotency_key == "staff_alert:urgent_request:SY2026-000001"
-    assert "紧急求助 SY2026-000001（住房）" in alert.payload["text"]
+    assert "紧急求助SY2026-000001（住房）" in alert.payload["text"]
 
 
 def test_a_voice_message_is_accepted_as_the_description(new_chat, db):

@@ -44,8 +44,8 @@ def test_the_latest_requests_and_a_timeline(new_chat, db):
     assert new_chat("oSomeoneElse").say("进度 SY2026-000001").startswith("没有找到您名下")  # not someone else's
     updates = [m for m in db.scalars(select(OutboxMessage)) if m.kind == "request_update"]
     assert [(m.recipient, m.payload["text"]) for m in updates] == [
-        ("oProgress1", "您的求助 SY2026-000001 状态更新为：已转办。"),
-        ("oProgress1", "您的求助 SY2026-000001 状态更新为：办理中。"),
+        ("oProgress1", "您的求助SY2026-000001状态更新为：已转办。"),
+        ("oProgress1", "您的求助SY2026-000001状态更新为：办理中。"),
     ]
 
 

@@ -21,9 +21,9 @@ from tests.transcript import has
 from handlers import texts
 
 FAQ_MENU = (
-    "您想了解哪方面的政策？回复序号，或直接输入您的问题：\n1 优待证  2 光荣牌\n3 义务兵优待金  4 诉讼费缓减免\n"
-    "5 法律援助  6 优抚医疗\n7 就业创业  8 抚恤补助\n9 伤残评定  10 信息采集\n11 住房困难  12 子女教育优待\n"
-    "13 烈士褒扬祭扫  14 档案转接\n15 走访慰问\n（回复“取消”可随时退出，“返回”上一步）"
+    "您想了解哪方面的政策？回复序号，或直接输入您的问题：\n1 优待证  2 烈属抚恤优待\n3 光荣牌  4 义务兵优待金\n"
+    "5 诉讼费缓减免  6 法律援助\n7 优抚医疗  8 就业创业\n9 抚恤补助  10 伤残评定\n11 信息采集  12 住房困难\n"
+    "13 子女教育优待  14 烈士褒扬祭扫\n15 档案转接  16 走访慰问\n（回复“取消”可随时退出，“返回”上一步）"
 )
 # A volunteer registering a family member: their phone and area are offered to keep.
 UP_TO_ID_KNOWN = UP_TO_ID[:3] + [
@@ -40,7 +40,7 @@ def test_policy_questions_by_number_by_words_and_unanswered(new_chat, db):
     chat = new_chat("oFaqUser01")
     chat.run([
         ("政策咨询", FAQ_MENU),
-        ("1", has("【优待证】\n退役军人和其他优抚对象优待证：", "80岁以上或卧床的老人", MORE)),
+        ("1", has("【优待证】\n退役军人，烈士、因公牺牲军人、病故军人的遗属", "80岁以上或卧床的老人", MORE)),
         ("光荣牌坏了能换吗", has("【光荣牌】", "可联系服务站申请")),  # outside the form: matched by keywords
         ("政策咨询", FAQ_MENU),
         ("我儿子在部队当义务兵，家里的优待金什么时候发", has("【义务兵优待金】")),

@@ -104,5 +104,5 @@ def test_resolved_request_asks_for_a_rating_after_one_day(sessions):
     _run_every_quarter(sessions, "2027-03-12T09:30", "2027-03-12T10:30", ("request_deadlines",))
     rows = outbox_rows(sessions, kind="rating_request")
     assert [r.recipient for r in rows] == ["oRequester00001"]
-    assert f"评价 {request.number}" in rows[0].payload["text"]
+    assert f"评价{request.number}" in rows[0].payload["text"]
     assert rated.number not in rows[0].payload["text"]

@@ -29,7 +29,7 @@ from models.volunteer import Volunteer, VolunteerStatus
 from tests.conftest import DATA_KEY, TOKEN
 from tests.test_serve import ROOT, free_port
 
-SUMMARY = "demo data: 200 households, 50 volunteers in 3 visit teams, 5 activities, 30 help requests, 12 定点定人 pairs"
+SUMMARY = "demo data: 200 households, 50 volunteers in 3 visit teams, 5 activities, 30 help requests, 12 care pairs (定点定人)"
 
 
 def demo_env(tmp_path, database_url: str | None = None) -> dict[str, str]:

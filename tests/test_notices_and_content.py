@@ -222,7 +222,7 @@ def test_the_state_council_notice_is_read_line_by_line():
         "2027-02-07 上班\n2027年2月20日（星期六）上班 春节调休\n2月10日至17日放假调休，共8天\n\n"
         "10月1日至7日放假\n2027-02-30 上班\nhello\n2027-10-09 放假", 2027)
     assert parsed.errors == ["第6行“2027-02-30 上班”：2027年2月30日不是有效日期",
-                             "第7行“hello”：看不懂日期，请写成 2027-02-07 上班 或 2027-02-10 至 2027-02-17 放假"]
+                             "第7行“hello”：看不懂日期，请写成“2027-02-07上班”或“2027-02-10至2027-02-17放假”"]
     days = {d.day: d.is_workday for d in parsed.days}
     assert days[date(2027, 2, 7)] is True and days[date(2027, 2, 20)] is True
     assert [d for d in days if not days[d] and d.month == 2] == [date(2027, 2, d) for d in range(10, 18)]

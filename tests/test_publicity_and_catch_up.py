@@ -72,8 +72,8 @@ def test_publicity_plan_command_prints_the_year_by_month(sqlite_url, tmp_path):
     result = run_cli(["publicity-plan", "2027"], cli_env(sqlite_url, tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "2027年群发计划（每月最多 4 次，日历占用不超过 3 次）"
-    assert "8月：2 次，余 2 次" in lines
+    assert lines[0] == "2027年群发计划（每月最多4次，日历占用不超过3次）"
+    assert "8月：2次，余2次" in lines
     assert "  2027-08-01 建军100周年（宣传日历）" in lines and "超出" not in result.stdout
 
 
@@ -113,7 +113,7 @@ def test_catch_up_after_a_week_of_downtime_runs_what_fell_due_once(sessions):
     assert sorted((r.kind, str(d)) for r, d in zip(new, send_days(new))) == sorted([
         ("holiday_reminder", "2027-03-29"), ("publicity", "2027-04-02")])
     reminder = next(r for r in new if r.kind == "holiday_reminder")
-    assert reminder.payload["text"] == "清明（烈士祭扫）（4月5日）还有 1 天，请组织烈士祭扫活动。"  # said on 04-04
+    assert reminder.payload["text"] == "清明（烈士祭扫）（4月5日）还有1天，请组织烈士祭扫活动。"  # said on 04-04
     with sessions() as s:
         marks = {w.job_id: w.covered_until for w in s.scalars(select(JobWatermark))}
     assert marks["publicity"] == marks["calendar_reminders"] == at("2027-04-04T10:00")

@@ -35,7 +35,7 @@ def test_chunjie_2027_reminders_move_to_the_working_day_before(sessions):
     assert send_days(rows) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 4)]
     assert {r.recipient for r in rows} == {"role:staff"}
     assert [r.payload["text"] for r in sorted(rows, key=lambda r: r.not_before)] == [
-        f"春节（2月6日）还有 {n} 天，请安排走访慰问和拥军优属活动。" for n in (22, 8, 2)]
+        f"春节（2月6日）还有{n}天，请安排走访慰问和拥军优属活动。" for n in (22, 8, 2)]
 
 
 def test_an_override_moves_the_reminder_again(sessions):

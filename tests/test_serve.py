@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlers import texts
+from handlers import texts, understanding
 from tests.conftest import AES_KEY, APP_ID, DATA_KEY, TOKEN
 from tests.wechat_peer import INBOUND, WeChatPeer, text_xml
 
@@ -141,7 +141,7 @@ def test_serve_on_postgresql_after_db_upgrade(tmp_path, server_factory, pg_url):
         assert upgraded.returncode == 0, upgraded.stderr
         server = server_factory(env)
         peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
-        assert peer.reply_text(post(server, peer, text_xml("你好")).content) == texts.FALLBACK
+        assert peer.reply_text(post(server, peer, text_xml("你好")).content) == understanding.GREETING
         server.stop()
     finally:
         drop_pg_database(url)

@@ -145,7 +145,7 @@ def test_c_time_travel_to_2027_01_20_shows_the_spring_festival_reminder(page, se
     push = page.locator(".msg.account .bubble", has_text="春节（2月6日）")  # not the 元旦春节 visit plan
     push.first.wait_for()  # the page polls the pushes every 2 s
     text = push.first.inner_text()
-    assert text.startswith("推送") and "还有 17 天" in text and "走访慰问" in text
+    assert text.startswith("推送") and "还有17天" in text and "走访慰问" in text
 
     with server.sessions() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == STAFF_OPENID,

@@ -70,8 +70,8 @@ def test_one_digest_on_a_working_day_with_the_counts(sessions):
     assert digest.payload["title"] == "今日待办"
     assert digest.payload["text"] == (
         "双拥助手今日待办（12月8日）：\n"
-        "求助待受理 2 件，其中超时 1 件\n"
-        "登记待审核 3 人（志愿者 2，优抚对象 1）\n"
+        "求助待受理2件，其中超时1件\n"
+        "登记待审核3人（志愿者2，优抚对象1）\n"
         "请登录工作台处理。"
     )
     for name in ("张伟民", "李建国", "王大爷", "139", "138", "水管"):
@@ -130,4 +130,4 @@ def test_250_registrations_make_no_staff_messages_only_a_count_in_the_digest(ses
     run_due(sessions, at("2026-12-07T09:00"), only=ONLY)
     [digest] = outbox_rows(sessions)
     assert digest.kind == "staff_digest" and digest.recipient == "role:staff"
-    assert "登记待审核 250 人（志愿者 250，优抚对象 0）" in digest.payload["text"]
+    assert "登记待审核250人（志愿者250，优抚对象0）" in digest.payload["text"]

@@ -50,14 +50,14 @@ def test_a_late_reminder_says_the_days_left_on_the_day_it_goes_out(sessions):
     with sessions.begin() as s:
         add_volunteer(s, "东镇", "oVolunteerLate01")
         add_reminder_rule(s, code="bayi_volunteers", calendar_code="bayi", lead_days="17", audience="volunteers",
-                          message="{name}（{date}）还有 {days} 天，欢迎参加拥军活动。")
+                          message="{name}（{date}）还有{days}天，欢迎参加拥军活动。")
     run_due(sessions, at("2027-07-15T09:00"), only=("calendar_reminders",))
     [row] = outbox_rows(sessions, key_prefix="holiday_reminder:")
-    assert row.payload["text"] == "八一建军节（8月1日）还有 17 天，欢迎参加拥军活动。"
+    assert row.payload["text"] == "八一建军节（8月1日）还有17天，欢迎参加拥军活动。"
     deliver_at(sessions, at("2027-07-19T09:00"))  # four days late
     [row] = outbox_rows(sessions, key_prefix="holiday_reminder:")
     assert row.status == OutboxStatus.SENT
-    assert row.payload["text"] == "八一建军节（8月1日）还有 13 天，欢迎参加拥军活动。"
+    assert row.payload["text"] == "八一建军节（8月1日）还有13天，欢迎参加拥军活动。"
 
 
 def test_a_reminder_not_delivered_before_its_day_is_expired(sessions):
@@ -102,7 +102,7 @@ def test_after_downtime_only_the_latest_reminder_of_an_event_is_sent(sessions):
     assert sorted((r.idempotency_key.rsplit(":", 1)[1], r.status) for r in rows) == [
         ("14", "expired"), ("3", "pending")]
     [pending] = [r for r in rows if r.status == OutboxStatus.PENDING]
-    assert pending.payload["text"] == "元旦（1月1日）还有 1 天，请安排元旦走访慰问。"
+    assert pending.payload["text"] == "元旦（1月1日）还有1天，请安排元旦走访慰问。"
 
 
 def test_a_waiting_earlier_reminder_is_replaced_by_the_next_one(sessions):
@@ -111,7 +111,7 @@ def test_a_waiting_earlier_reminder_is_replaced_by_the_next_one(sessions):
     rows = {r.idempotency_key.rsplit(":", 1)[1]: r for r in _by_event(sessions, "yuandan", "2028-01-01")}
     assert (rows["14"].status, rows["3"].status) == ("expired", "pending")
     assert notes(sessions, rows["14"].id)[-1] == "expired: replaced by a later reminder of the same event"
-    assert rows["3"].payload["text"] == "元旦（1月1日）还有 3 天，请安排元旦走访慰问。"
+    assert rows["3"].payload["text"] == "元旦（1月1日）还有3天，请安排元旦走访慰问。"
 
 
 def test_an_activity_reminder_is_not_sent_after_the_start(sessions):

@@ -132,14 +132,14 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
     martyr, disabled = visits[roster["martyr"]].id, visits[roster["disabled"]].id
     # Each volunteer gets their own households: an even share, village by village.
     assert by_recipient["oVolunteerEast01"] == (
-        "2027年元旦春节走访慰问：东镇走访组请您走访以下 1 户（重点对象 1 户），请在1月15日至2月20日完成。"
-        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {disabled}”；要登记慰问金和情况，请回复“走访登记”。走访名单："
-        f"\n1. 编号{disabled} 一村 虚构路1号（重点）")
-    assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{martyr} 二村 虚构路1号（重点）")
+        "2027年元旦春节走访慰问：东镇走访组请您走访以下1户（重点对象1户），请在1月15日至2月20日完成。"
+        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访{disabled}”；要登记慰问金和情况，请回复“走访登记”。走访名单："
+        f"\n1. 编号{disabled}：一村，虚构路1号（重点）")
+    assert by_recipient["oVolunteerEast02"].endswith(f"走访名单：\n1. 编号{martyr}：二村，虚构路1号（重点）")
     for text in by_recipient.values():
         assert "工作台" not in text and "320102" not in text and "测试" not in text  # PI-11: no ID, no names
-    assert f"编号{visits[roster['demob']].id} 一村" in by_recipient["oVolunteerWest01"]
-    assert "共 3 户" in by_recipient["role:staff"]
+    assert f"编号{visits[roster['demob']].id}：一村" in by_recipient["oVolunteerWest01"]
+    assert "共3户" in by_recipient["role:staff"]
     with sessions() as s:
         assert {v.member_id for v in s.scalars(select(PlannedVisit))} == {
             m.id for m in s.scalars(select(VisitTeamMember))}  # each member holds one household
@@ -160,10 +160,10 @@ def test_a_staff_member_of_a_team_gets_the_summary_or_the_list_when_alone(sessio
         add_household(s, "西镇", "DEMOB_OLD")
     run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
     texts = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan")}
-    assert texts["oStaffEast00001"] == ("2027年元旦春节走访慰问：东镇走访组共 1 户待走访（重点对象 1 户），"
+    assert texts["oStaffEast00001"] == ("2027年元旦春节走访慰问：东镇走访组共1户待走访（重点对象1户），"
                                         "请在1月15日至2月20日完成。名单已分给本组志愿者，每人收到自己负责的几户。")
-    assert "请您走访以下 1 户" in texts["oVolunteerEast01"]
-    assert "请您走访以下 1 户" in texts["oStaffWest00001"]  # a team without volunteers: its staff carry the list
+    assert "请您走访以下1户" in texts["oVolunteerEast01"]
+    assert "请您走访以下1户" in texts["oStaffWest00001"]  # a team without volunteers: its staff carry the list
 
 
 def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, roster):
@@ -176,9 +176,9 @@ def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, rost
     updates = {r.recipient: r.payload["text"] for r in outbox_rows(sessions)
                if r.idempotency_key.startswith("visit_plan_update")}
     assert updates == {"oVolunteerEast01": (
-        "2027年元旦春节走访慰问：东镇走访组新分给您 1 户，请在1月15日至2月20日走访。"
-        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访 {martyr}”；要登记慰问金和情况，请回复“走访登记”。新增名单："
-        f"\n1. 编号{martyr} 二村 虚构路1号（重点）")}
+        "2027年元旦春节走访慰问：东镇走访组新分给您1户，请在1月15日至2月20日走访。"
+        f"每走访完一户，请在公众号回复“已走访”和编号，例如“已走访{martyr}”；要登记慰问金和情况，请回复“走访登记”。新增名单："
+        f"\n1. 编号{martyr}：二村，虚构路1号（重点）")}
 
 
 def test_a_long_list_is_split_into_messages_that_fit(sessions):
@@ -189,7 +189,7 @@ def test_a_long_list_is_split_into_messages_that_fit(sessions):
     run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
     texts = [r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan") if r.recipient == "oVolunteerNorth1"]
     assert len(texts) >= 2 and all(len(t) <= 1000 for t in texts)
-    assert texts[0].startswith("2027年元旦春节走访慰问：北镇走访组请您走访以下 60 户")
+    assert texts[0].startswith("2027年元旦春节走访慰问：北镇走访组请您走访以下60户")
     assert texts[0].endswith(f"（第1/{len(texts)}条）")
     assert sum(t.count("编号") for t in texts) == 60 + 1  # 60 households, and "编号" in how to record
     assert all("已走访" in t for t in texts[:1])
@@ -224,7 +224,7 @@ def test_regeneration_adds_new_households_and_doubles_nothing(sessions, roster):
     # The new 东镇 household goes to the volunteer under an even share (East02 visited theirs).
     assert {r.recipient for r in updates} == {"oVolunteerEast02", "role:staff"}
     east = [r.payload["text"] for r in updates if r.recipient == "oVolunteerEast02"]
-    assert east[0].startswith("2027年元旦春节走访慰问：东镇走访组新分给您 1 户") and f"编号{visits[new_one].id}" in east[0]
+    assert east[0].startswith("2027年元旦春节走访慰问：东镇走访组新分给您1户") and f"编号{visits[new_one].id}" in east[0]
     # Only one first list per person, however often the plan is refreshed.
     firsts = [r.recipient for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan:")]
     assert len(firsts) == len(set(firsts))
@@ -257,9 +257,9 @@ def test_households_are_overdue_only_after_the_window_has_ended(sessions, roster
     assert visits[roster["disabled"]].status == VisitStatus.DONE
     assert {visits[roster[k]].status for k in ("martyr", "demob")} == {VisitStatus.OVERDUE}
     overdue = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_overdue")}
-    assert overdue["oVolunteerEast01"] == ("2027年元旦春节走访慰问已于2月20日结束，东镇走访组还有 1 户没有走访。"
+    assert overdue["oVolunteerEast01"] == ("2027年元旦春节走访慰问已于2月20日结束，东镇走访组还有1户没有走访。"
                                           "请尽快补访，走访后回复“已走访”和编号登记。")
-    assert "共 2 户未走访" in overdue["role:staff"]
+    assert "共2户未走访" in overdue["role:staff"]
     run_due(sessions, at("2027-02-22T08:30"), only=("visit_plans",))
     assert len(outbox_rows(sessions, kind="visit_overdue")) == len(overdue)  # flagged once
     with sessions.begin() as s:  # a visit recorded late still counts as done

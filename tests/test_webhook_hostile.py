@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from wechatpy.crypto import WeChatCrypto
 
-from handlers import texts
+from handlers import understanding
 from handlers.router import ROUTES, Route
 from tests.conftest import AES_KEY, APP_ID, TOKEN, count_rows
 from tests.wechat_peer import ACCOUNT, WeChatPeer, sha1_sorted, text_xml
@@ -20,7 +20,7 @@ from tests.wechat_peer import ACCOUNT, WeChatPeer, sha1_sorted, text_xml
 def assert_still_serving(client, peer):
     response = peer.post(client, text_xml("你好"))
     assert response.status_code == 200
-    assert peer.reply_text(response.data) == texts.FALLBACK
+    assert peer.reply_text(response.data) == understanding.GREETING
 
 
 def refused_lines(caplog):

@@ -71,7 +71,7 @@ def _check_year(url: str, installed: date) -> None:
         _assert_one_reminder_per_event_and_lead(sessions)
         lists = [r for r in outbox_rows(sessions, kind="visit_plan") if r.recipient == "oVolunteerYear01"]
         assert len(lists) == len(expected)  # one list per plan, with the 2 households (not the 退役军人 one)
-        assert all("请您走访以下 2 户" in r.payload["text"] and r.payload["text"].count("编号") == 3 for r in lists)
+        assert all("请您走访以下2户" in r.payload["text"] and r.payload["text"].count("编号") == 3 for r in lists)
 
 
 def _assert_nothing_stale(sessions) -> None:

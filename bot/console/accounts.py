@@ -85,7 +85,7 @@ class CreateForm(_AccountFields):
         if not staff_accounts.USERNAME.fullmatch(name):
             raise ValidationError("用户名为2到40位字母、数字、下划线、点或减号。")
         if staff_accounts.by_username(db(), name) is not None:
-            raise ValidationError(f"用户名 {name} 已存在。")
+            raise ValidationError(f"用户名{name}已存在。")
 
 
 class UpdateForm(_AccountFields):

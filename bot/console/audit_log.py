@@ -104,8 +104,8 @@ def audit_export():
     out = BytesIO()
     book.save(out)
     described = "；".join(f"{k}={v}" for k, v in shown.items() if v) or "全部"
-    capped = f"（共 {total} 条，已达上限）" if total > len(entries) else ""
-    record("export", subject="audit_log", detail=f"操作日志：{described}；{len(entries)} 行{capped}")
+    capped = f"（共{total}条，已达上限）" if total > len(entries) else ""
+    record("export", subject="audit_log", detail=f"操作日志：{described}；{len(entries)}行{capped}")
     commit()
     stamp = now().astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
     return send_file(BytesIO(out.getvalue()), as_attachment=True, download_name=f"操作日志-{stamp}.xlsx",

@@ -196,7 +196,7 @@ def requests_export():
     staff_names = {a.id: a.name for a in request_queries.staff_who_act(db())}
     capped = "（已达上限）" if len(rows) >= request_queries.EXPORT_CAP else ""
     record("export", subject=SUBJECT,
-           detail=f"求助列表：{request_queries.describe(flt, staff_names)}；{len(rows)} 行{capped}")
+           detail=f"求助列表：{request_queries.describe(flt, staff_names)}；{len(rows)}行{capped}")
     commit()
     stamp = moment.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
     return send_file(BytesIO(content), as_attachment=True, download_name=f"求助列表-{stamp}.xlsx",

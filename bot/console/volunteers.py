@@ -300,7 +300,7 @@ def hours_export():
     missing = sum(1 for r in rows if not r.id_number)
     scope = f"；队伍{team_id}" if team_id else (f"；活动{activity_id}" if activity_id else "")
     record("export", subject="service_hours",
-           detail=f"志愿服务时长{year}年{scope}；{len(rows)} 行；证件号码{'完整' if full else '已遮蔽'}；缺证件号码{missing}人次")
+           detail=f"志愿服务时长{year}年{scope}；{len(rows)}行；证件号码{'完整' if full else '已遮蔽'}；缺证件号码{missing}人次")
     commit()
     stamp = now().astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
     return send_file(BytesIO(content), as_attachment=True, download_name=f"志愿服务时长-{year}-{stamp}.xlsx",

@@ -42,4 +42,4 @@ def audit_export(session: Session, export: Export, *, at: datetime, staff: Staff
     """One audit row per export: what, which plan or filters, how many rows, full numbers or not."""
     revealed = "；含完整电话和身份证号" if export.revealed else ""
     audit.record(session, staff, "export", subject=subject, username=username, ip=ip, at=at,
-                 detail=f"{export.name}（{kind}）：{export.subtitle}；{export.row_count} 行{revealed}")
+                 detail=f"{export.name}（{kind}）：{export.subtitle}；{export.row_count}行{revealed}")
