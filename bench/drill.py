@@ -123,7 +123,7 @@ def queue_push(database_url: str, data_key: str, count: int) -> None:
 
     from sqlalchemy import insert
 
-    from models import Follower, OutboxEvent, OutboxMessage, OutboxStatus, utcnow
+    from models import Follower, OutboxEvent, OutboxMessage, OutboxStatus, Recipient, RecipientKind, utcnow
     from models.database import make_engine, make_session_factory
     from models.encrypted import configure_data_key
     from services import outbox
@@ -142,13 +142,13 @@ def queue_push(database_url: str, data_key: str, count: int) -> None:
         session.execute(insert(Follower), rows)
     payload = {"text": "八一建军节将至，双拥办向您致以节日问候！", "fields": {"thing1": "八一建军节问候", "time2": "2026年8月1日"}}
     with sessions.begin() as session:  # the first through the service: it checks the payload and picks the channel
-        first = outbox.enqueue(session, kind=PUSH_KIND, recipient="oDrillFan0000000", payload=payload,
+        first = outbox.enqueue(session, kind=PUSH_KIND, recipient=Recipient.person("oDrillFan0000000"), payload=payload,
                                idempotency_key="drill:push:0")
         channel = first.channel
     for start in range(1, count, 2000):  # the rest in bulk, as the same rows and events
         with sessions.begin() as session:
             ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), [
-                dict(kind=PUSH_KIND, recipient=f"oDrillFan{n:07d}", channel=channel, payload=payload,
+                dict(kind=PUSH_KIND, recipient_kind=RecipientKind.PERSON, recipient=f"oDrillFan{n:07d}", channel=channel, payload=payload,
                      idempotency_key=f"drill:push:{n}", status=OutboxStatus.PENDING, attempts=0, not_before=now,
                      next_attempt_at=now) for n in range(start, min(count, start + 2000))]).all()
             session.execute(insert(OutboxEvent), [dict(outbox_id=i, at=now, from_status=None, to_status="pending",

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from models import OutboxMessage, OutboxStatus  # noqa: E402
+from models import OutboxMessage, OutboxStatus, Recipient  # noqa: E402
 from models.database import make_engine, make_session_factory  # noqa: E402
 from models.encrypted import configure_data_key  # noqa: E402
 from models.schema import upgrade  # noqa: E402
@@ -63,7 +63,7 @@ def fill(sessions, count: int) -> None:
     for start in range(0, count, 1000):
         with sessions.begin() as session:
             for n in range(start, min(start + 1000, count)):
-                outbox.enqueue(session, kind="holiday_reminder", recipient=f"oBench{n:010d}", payload=PAYLOAD,
+                outbox.enqueue(session, kind="holiday_reminder", recipient=Recipient.person(f"oBench{n:010d}"), payload=PAYLOAD,
                                idempotency_key=f"bench:{n}")
 
 

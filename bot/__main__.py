@@ -11,7 +11,7 @@ def main() -> None:
     prepare_process(instance_dir_setting())  # before any metric exists (prometheus-client reads it once)
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from bot.cli import cli, database_reason
+    from bot.cli.main import cli, database_reason
 
     try:
         cli.main(prog_name="python -m bot", standalone_mode=True)

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.wechat import MessageCrypto
+from wechat.protocol import MessageCrypto
 from config import Settings
 from handlers.router import ROUTES, Route
 from models import utcnow

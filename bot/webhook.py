@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.logs import openid_hash
 from bot.runtime import Runtime, runtime
-from bot.wechat import Rejected, check_request_signature, parse_incoming, render_text_reply
+from wechat.protocol import Rejected, check_request_signature, parse_incoming, render_text_reply
 from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch

@@ -6,7 +6,7 @@ compares against the migrations.
 
 from models.base import Base, utcnow
 from models.inbound import InboundMessage, InboundStatus
-from models.outbox import Channel, OutboxMessage, OutboxStatus
+from models.outbox import Channel, OutboxMessage, OutboxStatus, Recipient, RecipientKind
 from models import calendar, publicity, reminders, scheduler_state, visits  # noqa: F401,E402  (scheduler tables)
 from models.outbound import (  # noqa: F401  (registers the outbound-messaging tables)
     AccessToken,
@@ -33,5 +33,7 @@ __all__ = [
     "InboundStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "Recipient",
+    "RecipientKind",
     "utcnow",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, status_enum, utcnow
 from models.encrypted import EncryptedJSON
 
-# What an openid looks like (WeChat's are 28 characters of these). The group recipients of
-# the outbox ("all", "role:staff", "tag:7") never match, so no sender can pose as one.
+# What an openid looks like (WeChat's are 28 characters of these).
 OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
+ROLE_NAME = re.compile(r"[a-z_]{1,27}")
+TAG_ID = re.compile(r"\d{1,9}")
 
 
 class OutboxStatus(enum.StrEnum):
@@ -38,12 +40,68 @@ class Channel(enum.StrEnum):
 
 
 
+class RecipientKind(enum.StrEnum):
+    """Who a row is for, stated by its writer: never read off the recipient's spelling, so a
+    person whose id looks like a group (or a role) is still one person."""
+
+    PERSON = "person"  # one follower: the value is the openid
+    ROLE = "role"  # every openid of a staff role (expanded when delivered): the role's name
+    TAG = "tag"  # a WeChat user tag, by mass send: the tag id
+    ALL = "all"  # every follower, by mass send: no value
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: RecipientKind
+    value: str = ""
+
+    @classmethod
+    def person(cls, openid: str) -> "Recipient":
+        return cls(RecipientKind.PERSON, openid)
+
+    @classmethod
+    def role(cls, name: str) -> "Recipient":
+        return cls(RecipientKind.ROLE, name)
+
+    @classmethod
+    def tag(cls, tag_id: str | int) -> "Recipient":
+        return cls(RecipientKind.TAG, str(tag_id))
+
+    @classmethod
+    def everyone(cls) -> "Recipient":
+        return cls(RecipientKind.ALL, "")
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == RecipientKind.PERSON
+
+    @property
+    def is_mass(self) -> bool:
+        """A mass-send audience: all followers or a tag."""
+        return self.kind in (RecipientKind.ALL, RecipientKind.TAG)
+
+    def problem(self) -> str | None:
+        """Why this is not a recipient WeChat could take, or None."""
+        pattern = {RecipientKind.PERSON: OPENID, RecipientKind.ROLE: ROLE_NAME, RecipientKind.TAG: TAG_ID}.get(self.kind)
+        if pattern is None:
+            return None if self.value == "" else "a send to all followers has no value"
+        return None if pattern.fullmatch(self.value or "") else f"not a valid {self.kind} value"
+
+    def __str__(self) -> str:
+        """For idempotency keys, logs and the CLI (the spelling older rows used)."""
+        return self.value if self.is_person else "all" if self.kind == RecipientKind.ALL else f"{self.kind}:{self.value}"
+
+
+STAFF = Recipient.role("staff")  # the staff on duty: linked console accounts plus hand-added openids
+
+
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(48))
-    recipient: Mapped[str] = mapped_column(String(64))  # an openid, a tag id or "all"
+    recipient_kind: Mapped[RecipientKind] = mapped_column(status_enum(RecipientKind, 8))
+    recipient: Mapped[str] = mapped_column(String(64))  # its value: an openid, a role name, a tag id ("" for all)
     channel: Mapped[Channel] = mapped_column(status_enum(Channel))
     payload: Mapped[Any] = mapped_column(EncryptedJSON())
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -65,6 +123,15 @@ class OutboxMessage(Base):
     # claim). A row found "sending" after its lease ran out with a channel that has no
     # client_msg_id (客服消息, 订阅通知) may have reached the person: it is not sent again blindly.
     in_flight_channel: Mapped[Channel | None] = mapped_column(status_enum(Channel), nullable=True)
+
+    @property
+    def to(self) -> Recipient:
+        return Recipient(RecipientKind(self.recipient_kind), self.recipient)
+
+    @classmethod
+    def addressed_to(cls, recipient: Recipient):
+        """SQL: the rows for exactly this recipient (kind and value)."""
+        return (cls.recipient_kind == recipient.kind) & (cls.recipient == recipient.value)
 
     __table_args__ = (
         Index("ix_outbox_message_due", "status", "next_attempt_at"),

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from models import Recipient
 from models.activity import Activity, ActivitySignup, ActivityStatus, SignupStatus
 from models.help_request import HelpRequest, RequestStatus, Urgency
 from models.status_event import StatusEvent
@@ -131,7 +132,7 @@ def _send_team_lists(run: JobRun, result: visit_plans.PlanResult) -> None:
             else:
                 continue
             for key, text in zip(keys, pages):
-                push = Push("visit_plan", recipient, {"title": plan.name, "text": text}, key=key, expires_at=valid)
+                push = Push("visit_plan", Recipient.person(recipient), {"title": plan.name, "text": text}, key=key, expires_at=valid)
                 run.send(push, known if key == first_key else None)
     total = sum(total for total, _ in counts.values())
     unassigned = counts.get(None, (0, 0))[0]
@@ -155,7 +156,7 @@ def _flag_overdue(run: JobRun, plan: VisitPlan) -> None:
         text = (f"{plan.name}已于{ended}结束，{team.name}还有{count}户没有走访。"
                 "请尽快补访，走访后回复“已走访”和编号登记。")
         for recipient in team_member_openids(run.session, team_id):
-            run.send(Push("visit_overdue", recipient, {"title": plan.name, "text": text},
+            run.send(Push("visit_overdue", Recipient.person(recipient), {"title": plan.name, "text": text},
                           key=f"visit_overdue:{plan.id}:{team_id}:{recipient}", expires_at=run.until + CATCH_UP_VALID))
     if counts:
         text = f"{plan.name}：截至{ended}共{sum(counts.values())}户未走访，已标记逾期。"
@@ -183,7 +184,7 @@ def remind_activities(run: JobRun) -> None:
             text = (f"活动提醒：您报名的“{activity.title}”将于{chinese_date(starts.date())} {starts:%H:%M}{where}开始。"
                     "如不能参加，请在公众号里取消报名，把名额让给候补的朋友。")
             for openid in _registered_openids(run, activity.id):
-                run.send(Push("activity_reminder", openid, {"title": activity.title, "text": text},
+                run.send(Push("activity_reminder", Recipient.person(openid), {"title": activity.title, "text": text},
                               key=f"activity_reminder:{activity.id}:{openid}:{hours}h", expires_at=activity.starts_at))
 
 
@@ -237,7 +238,7 @@ def _ask_for_ratings(run: JobRun) -> None:
     )
     for request_id, number, openid in rows:
         text = f"您的求助{number}已办结一天了。请回复“评价{number}”为本次服务打分，帮助我们改进。"
-        run.send(Push("rating_request", openid, {"title": "服务评价", "text": text}, key=f"rating_request:{request_id}",
+        run.send(Push("rating_request", Recipient.person(openid), {"title": "服务评价", "text": text}, key=f"rating_request:{request_id}",
                       expires_at=run.until + RATING_VALID))
 
 
@@ -254,7 +255,7 @@ def nudge_pairs(run: JobRun) -> None:
                 f"已有{days}天没有联系记录了。请抽空打个电话或上门看看，联系后请告诉工作人员登记。")
         key = f"pair_nudge:{silent.pair_id}:{silent.silent_since:%Y%m%d}:{periods}"
         # Valid until the next nudge would come: a later one says the days silent anew.
-        run.send(Push("pair_nudge", silent.volunteer_openid, {"title": "定点定人联系提醒", "text": text}, key=key,
+        run.send(Push("pair_nudge", Recipient.person(silent.volunteer_openid), {"title": "定点定人联系提醒", "text": text}, key=key,
                       expires_at=run.until + care_pairs.SILENCE_BEFORE_NUDGE))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import utcnow
 from models.outbox import Channel, OutboxMessage, OutboxStatus
 from models.scheduler_state import JobWatermark
-from scheduler.delivery import DeliveryWorker, delivery_config
+from worker.loop import DeliveryWorker, delivery_config
 from scheduler.job_table import JOBS
 from scheduler.runner import ensure_seeded, run_due
 from services.demo_data import DEMO_OPENID_PREFIX, foreign_rows

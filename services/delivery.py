@@ -1,9 +1,11 @@
-"""Delivering one outbox row: claim, choose a channel, record the outcome.
+"""Delivering one outbox row: claim, choose a channel, react to the outcome.
 
-The worker loop (scheduler/delivery.py) calls these; the HTTP call to WeChat
+The worker loop (worker/loop.py) calls these; the HTTP call to WeChat
 happens between `plan` and `record_success`/`record_failure`, outside any
 transaction. A row carries its attempt number from the claim on, and every
 later write checks it: a worker that lost its lease cannot overwrite the row.
+This module decides; every status write goes through services.outbox.
+Recipients are typed (models.outbox.RecipientKind): it branches on the kind.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,22 +24,19 @@ from models import (
     Channel,
     FollowerStatus,
     MassSendBudget,
-    OutboxEvent,
     OutboxMessage,
     OutboxStatus,
+    Recipient,
+    RecipientKind,
 )
 from services import followers, outbox, push_validity, staff_accounts
 from services.delivery_policy import (
     QUOTA_DELAY_SECONDS,
-    ROLE_PREFIX,
     ApiError,
     PayloadError,
     Reaction,
     WhenUnavailable,
     check_fields,
-    is_group,
-    is_openid,
-    is_role,
     policy_for,
     reaction_for,
     retry_delay,
@@ -70,7 +69,7 @@ class Send:
     row_id: int
     attempt: int
     channel: Channel
-    recipient: str  # an openid, "all" or "tag:<id>"
+    recipient: Recipient  # a person, or all followers / a tag (mass send)
     client_msg_id: str  # the same on every attempt of a row: WeChat drops a resend
     text: str | None = None
     fields: dict[str, str] | None = None
@@ -107,21 +106,8 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
                          OutboxMessage.id.notin_([r.id for r in due]) if due else None)
     if not due:
         return []
-    claimed = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_([r.id for r in due]))
-        .values(
-            status=OutboxStatus.SENDING,
-            attempts=OutboxMessage.attempts + 1,
-            next_attempt_at=now + lease,
-            in_flight_channel=None,
-            updated_at=now,
-        )
-        .returning(OutboxMessage.id, OutboxMessage.attempts)
-        .execution_options(synchronize_session=False)
-    ).all()
-    _bulk_events(session, due, OutboxStatus.PENDING, OutboxStatus.SENDING, now, "claimed")
-    return [Claimed(row.id, row.attempts) for row in sorted(claimed, key=lambda r: r.id)]
+    claimed = outbox.claim(session, due, now, lease)
+    return [Claimed(row_id, attempt) for row_id, attempt in sorted(claimed)]
 
 
 # Kinds someone is waiting for in the chat right now: claimed before everything else.
@@ -143,15 +129,7 @@ def _take_back_stale(session: Session, stale, now: datetime) -> None:
         (again, OutboxStatus.PENDING, "lease ran out: taken back", {}),
         (unknown, OutboxStatus.FAILED, f"lease ran out mid-send: {OUTCOME_UNKNOWN}", {"last_errmsg": OUTCOME_UNKNOWN}),
     ):
-        if not rows:
-            continue
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([r.id for r in rows]))
-            .values(status=status, updated_at=now, **extra)
-            .execution_options(synchronize_session=False)
-        )
-        _bulk_events(session, rows, OutboxStatus.SENDING, status, now, note)
+        outbox.move_locked(session, rows, OutboxStatus.SENDING, status, now, note, **extra)
 
 
 def _lock_due(session: Session, status: OutboxStatus, now: datetime, limit: int, *also):
@@ -165,17 +143,6 @@ def _lock_due(session: Session, status: OutboxStatus, now: datetime, limit: int,
     ).all()
 
 
-def _bulk_events(session: Session, rows, from_status, to_status, now: datetime, note: str) -> None:
-    if rows:
-        session.execute(
-            insert(OutboxEvent),
-            [
-                {"outbox_id": r.id, "at": now, "from_status": from_status, "to_status": to_status, "channel": r.channel, "note": note}
-                for r in rows
-            ],
-        )
-
-
 # --- choosing a channel ------------------------------------------------------
 
 
@@ -187,18 +154,19 @@ def plan(session: Session, claimed: Claimed, config: DeliveryConfig, now: dateti
         return None
     stale = push_validity.stale_reason(row, now)
     if stale is not None:
-        _settle(session, row, OutboxStatus.EXPIRED, now, note=f"expired: {stale}")
+        outbox.settle(session, row, OutboxStatus.EXPIRED, now, note=f"expired: {stale}")
         return None
-    if is_role(row.recipient):
+    to = row.to
+    if to.kind == RecipientKind.ROLE:
         _expand_role(session, row, now)
         return None
     if config.sandbox:
-        _settle(session, row, OutboxStatus.SENT, now, channel=Channel.SANDBOX, note="recorded in the sandbox")
+        outbox.settle(session, row, OutboxStatus.SENT, now, channel=Channel.SANDBOX, note="recorded in the sandbox")
         return None
-    if is_openid(row.recipient):
-        person = followers.find(session, row.recipient)
+    if to.is_person:
+        person = followers.find(session, to.value)
         if person is not None and person.status != FollowerStatus.ACTIVE:
-            _settle(session, row, OutboxStatus.CANCELLED, now, note=f"recipient {person.status}")
+            outbox.settle(session, row, OutboxStatus.CANCELLED, now, note=f"recipient {person.status}")
             return None
 
     reasons: list[str] = []
@@ -214,13 +182,14 @@ def _try_channel(
     session: Session, row: OutboxMessage, channel: Channel, config: DeliveryConfig, now: datetime, reasons: list[str]
 ) -> Send | None:
     payload: dict[str, Any] = row.payload or {}
-    base = {"row_id": row.id, "attempt": row.attempts, "channel": channel, "recipient": row.recipient,
+    to = row.to
+    base = {"row_id": row.id, "attempt": row.attempts, "channel": channel, "recipient": to,
             "client_msg_id": f"sy-outbox-{row.id}"}
     text = text_of(payload)
     if channel == Channel.CUSTOMER_SERVICE:
-        if not is_openid(row.recipient) or text is None:
+        if not to.is_person or text is None:
             reasons.append("customer service: no text or not one person")
-        elif not followers.take_window_slot(session, row.recipient, now):
+        elif not followers.take_window_slot(session, to.value, now):
             reasons.append("customer service: reply window closed or used up")
         else:
             return Send(**base, text=text)
@@ -228,16 +197,16 @@ def _try_channel(
         ids = config.template_ids if channel == Channel.TEMPLATE else config.subscribe_template_ids
         template_id = ids.get(row.kind)
         fields = template_fields(payload)
-        if not is_openid(row.recipient) or fields is None or not template_id:
+        if not to.is_person or fields is None or not template_id:
             reasons.append(f"{channel}: no template id for {row.kind} or no fields")
-        elif channel == Channel.SUBSCRIPTION and not followers.take_consent(session, row.recipient, template_id, now):
+        elif channel == Channel.SUBSCRIPTION and not followers.take_consent(session, to.value, template_id, now):
             reasons.append("subscription: the user has no accepted notice left")
         else:
             return Send(**base, fields=fields, template_id=template_id,
                         url=payload.get("url"), page=payload.get("page"))
     elif channel == Channel.MASS:
         media_id = payload.get("media_id")
-        if not is_group(row.recipient) or (text is None and not media_id):
+        if not to.is_mass or (text is None and not media_id):
             reasons.append("mass: not a group or no content")
         elif not _take_mass_budget(session, now, config.mass_budget):
             reasons.append(f"mass: the {config.mass_budget} mass sends of this month are used")
@@ -248,32 +217,31 @@ def _try_channel(
 
 def _unavailable(session: Session, row: OutboxMessage, config: DeliveryConfig, now: datetime, reasons: list[str]) -> None:
     why = "; ".join(reasons) or "no channel allowed"
-    if is_group(row.recipient) and any(r.startswith("mass: the") for r in reasons):
+    if row.to.is_mass and any(r.startswith("mass: the") for r in reasons):
         row.next_attempt_at = _next_month(now)
-        _settle(session, row, OutboxStatus.PENDING, now, note=f"{why}; waiting for next month")
-    elif is_openid(row.recipient) and policy_for(row.kind).when_unavailable == WhenUnavailable.HOLD:
-        _settle(session, row, OutboxStatus.HELD, now, note=f"{why}; held until the user writes")
+        outbox.settle(session, row, OutboxStatus.PENDING, now, note=f"{why}; waiting for next month")
+    elif row.to.is_person and policy_for(row.kind).when_unavailable == WhenUnavailable.HOLD:
+        outbox.settle(session, row, OutboxStatus.HELD, now, note=f"{why}; held until the user writes")
     else:
         row.last_errmsg = why
-        _settle(session, row, OutboxStatus.FAILED, now, note=why)
+        outbox.settle(session, row, OutboxStatus.FAILED, now, note=why)
     return None
 
 
 def _expand_role(session: Session, row: OutboxMessage, now: datetime) -> None:
-    role = row.recipient[len(ROLE_PREFIX):]
-    openids = staff_accounts.alert_openids(session, role)
+    openids = staff_accounts.alert_openids(session, row.recipient)
     if not openids:
-        row.last_errmsg = (f"no openids for {row.recipient}: link a console account to WeChat "
+        row.last_errmsg = (f"no openids for {row.to}: link a console account to WeChat "
                            "(我的账号 → 绑定微信) or add one with `python -m bot staff add OPENID`")
-        _settle(session, row, OutboxStatus.FAILED, now, note=row.last_errmsg)
+        outbox.settle(session, row, OutboxStatus.FAILED, now, note=row.last_errmsg)
         return
     for openid in openids:
         key = f"{row.idempotency_key}>{openid}"
         if len(key) > 200:
             key = "role>" + hashlib.sha256(key.encode()).hexdigest()
-        outbox.enqueue(session, kind=row.kind, recipient=openid, payload=row.payload, idempotency_key=key,
+        outbox.enqueue(session, kind=row.kind, recipient=Recipient.person(openid), payload=row.payload, idempotency_key=key,
                        channel=row.channel, expires_at=row.expires_at)
-    _settle(session, row, OutboxStatus.SENT, now, note=f"expanded to {len(openids)} recipients")
+    outbox.settle(session, row, OutboxStatus.SENT, now, note=f"expanded to {len(openids)} recipients")
 
 
 # --- the mass-send budget ----------------------------------------------------
@@ -318,41 +286,11 @@ def _owned(session: Session, send: Send) -> OutboxMessage | None:
     return row
 
 
-def _settle(
-    session: Session,
-    row: OutboxMessage,
-    status: OutboxStatus,
-    now: datetime,
-    *,
-    channel: Channel | None = None,
-    errcode: int | None = None,
-    note: str | None = None,
-) -> None:
-    if channel is not None:
-        row.channel = channel
-    if status == OutboxStatus.SENT:
-        row.sent_at = now
-    outbox.transition(session, row, status, now, errcode=errcode, note=note)
 
 
 def record_success(session: Session, send: Send, msgid: str | None, now: datetime) -> bool:
     """The common case, kept to one guarded UPDATE and one INSERT (no row load, no decryption)."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == send.row_id,
-            OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.attempts == send.attempt,
-        )
-        .values(status=OutboxStatus.SENT, channel=send.channel, wechat_msgid=msgid, last_errcode=None,
-                last_errmsg=None, sent_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False  # the lease ran out and another worker has the row now
-    session.execute(insert(OutboxEvent).values(outbox_id=send.row_id, at=now, from_status=OutboxStatus.SENDING,
-                                               to_status=OutboxStatus.SENT, channel=send.channel, note="sent"))
-    return True
+    return outbox.mark_sent(session, send.row_id, send.attempt, send.channel, msgid, now)
 
 
 def record_failure(session: Session, send: Send, error: ApiError, config: DeliveryConfig, now: datetime) -> Reaction | None:
@@ -368,27 +306,28 @@ def record_failure(session: Session, send: Send, error: ApiError, config: Delive
         _give_back_mass_budget(session, now, exhausted=error.errcode == 45028, budget=config.mass_budget)
 
     if reaction == Reaction.ALREADY_SENT:
-        _settle(session, row, OutboxStatus.SENT, now, errcode=error.errcode, note="WeChat already had this message")
+        outbox.settle(session, row, OutboxStatus.SENT, now, errcode=error.errcode, note="WeChat already had this message")
     elif reaction in (Reaction.RETRY, Reaction.QUOTA):
         if row.attempts >= config.max_attempts:
-            _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=f"gave up after {row.attempts} attempts; {note}")
+            outbox.settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=f"gave up after {row.attempts} attempts; {note}")
         else:
             delay = QUOTA_DELAY_SECONDS if reaction == Reaction.QUOTA else retry_delay(row.attempts)
             row.next_attempt_at = now + timedelta(seconds=delay)
-            _settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"retry in {delay:g} s; {note}")
+            outbox.settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"retry in {delay:g} s; {note}")
     elif reaction == Reaction.RECIPIENT:
-        _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
+        outbox.settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
         if error.errcode == 43101 and send.template_id:
-            followers.reject_consent(session, send.recipient, send.template_id, now)
-        elif error.errcode in RECIPIENT_STATUS:
+            followers.reject_consent(session, send.recipient.value, send.template_id, now)
+        elif error.errcode in RECIPIENT_STATUS and send.recipient.is_person:
             status, why = RECIPIENT_STATUS[error.errcode]
-            followers.set_status(session, send.recipient, status, now, f"errcode {error.errcode}: {why}")
+            followers.set_status(session, send.recipient.value, status, now, f"errcode {error.errcode}: {why}")
     elif reaction == Reaction.FALLBACK:
-        followers.close_window(session, send.recipient, now)
+        if send.recipient.is_person:
+            followers.close_window(session, send.recipient.value, now)
         row.next_attempt_at = now
-        _settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"window closed, choosing again; {note}")
+        outbox.settle(session, row, OutboxStatus.PENDING, now, errcode=error.errcode, note=f"window closed, choosing again; {note}")
     else:
-        _settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
+        outbox.settle(session, row, OutboxStatus.FAILED, now, errcode=error.errcode, note=note)
     return reaction
 
 
@@ -398,21 +337,9 @@ def record_crash(session: Session, claimed: Claimed, note: str, config: Delivery
     Plain UPDATEs: the row may be one that cannot even be loaded (an undecryptable payload)."""
     give_up = claimed.attempt >= config.max_attempts
     status = OutboxStatus.FAILED if give_up else OutboxStatus.PENDING
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == claimed.row_id,
-            OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.attempts == claimed.attempt,
-        )
-        .values(status=status, last_errmsg=note[:500], updated_at=now,
-                next_attempt_at=now + timedelta(seconds=retry_delay(claimed.attempt) * 30))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        why = f"gave up after {claimed.attempt} attempts; {note}" if give_up else note
-        session.execute(insert(OutboxEvent).values(outbox_id=claimed.row_id, at=now, from_status=OutboxStatus.SENDING,
-                                                   to_status=status, note=why))
+    why = f"gave up after {claimed.attempt} attempts; {note}" if give_up else note
+    outbox.back_off(session, claimed.row_id, claimed.attempt, status,
+                    now + timedelta(seconds=retry_delay(claimed.attempt) * 30), note, why, now)
 
 
 def check_send(send: Send) -> None:
@@ -425,4 +352,4 @@ def record_invalid(session: Session, send: Send, error: PayloadError, now: datet
     row = _owned(session, send)
     if row is not None:
         row.last_errmsg = str(error)
-        _settle(session, row, OutboxStatus.FAILED, now, note=f"payload refused: {error}")
+        outbox.settle(session, row, OutboxStatus.FAILED, now, note=f"payload refused: {error}")

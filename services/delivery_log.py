@@ -15,14 +15,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus
+from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus, RecipientKind
+from models import Recipient as Addressee  # the outbox's typed recipient; `Recipient` here is how staff see one
+from models.outbox import STAFF as STAFF_ROLE
 from models.beneficiary import Beneficiary, RegistrationStatus
 from models.help_request import HelpRequest
 from models.outbound import StaffOpenid
 from models.staff_account import StaffAccount
 from models.volunteer import Volunteer
 from services import outbox
-from services.delivery_policy import is_group, is_openid, is_role, text_of
+from services.delivery_policy import text_of
 
 STATUS_LABELS: dict[OutboxStatus, str] = {
     OutboxStatus.PENDING: "等待发送",
@@ -219,33 +221,31 @@ ALL_FOLLOWERS = Recipient(None, "全体关注者")
 STAFF = Recipient(None, "工作人员")
 
 
-def _group(recipient: str) -> Recipient | None:
-    if recipient == "all":
+def _group(to: Addressee) -> Recipient | None:
+    if to.kind == RecipientKind.ALL:
         return ALL_FOLLOWERS
-    if recipient.startswith("tag:") and is_group(recipient):
-        return Recipient(None, f"标签{recipient[4:]}")
-    if is_role(recipient):
-        return STAFF if recipient == "role:staff" else Recipient(None, "工作人员组")
+    if to.kind == RecipientKind.TAG:
+        return Recipient(None, f"标签{to.value}")
+    if to.kind == RecipientKind.ROLE:
+        return STAFF if to == STAFF_ROLE else Recipient(None, "工作人员组")
     return None
 
 
-def recipients(session: Session, values: list[str]) -> dict[str, Recipient]:
+def recipients(session: Session, values: list[Addressee]) -> dict[Addressee, Recipient]:
     """Who each recipient is, looked up in a few queries for a page of rows.
 
     An openid is a volunteer's name, else the 优抚对象 registered from it (their own
     name, or marked 代登记人 when a relative registered them), else a linked staff
     account, else a help request's contact, else 未登记用户.
     """
-    found: dict[str, Recipient] = {}
+    found: dict[Addressee, Recipient] = {}
     openids = set()
     for value in set(values):
         group = _group(value)
         if group is not None:
             found[value] = group
-        elif is_openid(value):
-            openids.add(value)
         else:
-            found[value] = UNKNOWN
+            openids.add(value.value)
     if not openids:
         return found
     names: dict[str, Recipient] = {}
@@ -284,7 +284,7 @@ def recipients(session: Session, values: list[str]) -> dict[str, Recipient]:
             if name:
                 names.setdefault(openid, Recipient(name, "（求助联系人）"))
     for openid in openids:
-        found[openid] = names.get(openid, UNKNOWN)
+        found[Addressee.person(openid)] = names.get(openid, UNKNOWN)
     return found
 
 

@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from models import Channel
-from models.outbox import OPENID
+from models import Channel, Recipient
 
 
 class PayloadError(ValueError):
@@ -83,26 +82,6 @@ def policy_for(kind: str, preferred: Channel | None = None) -> Policy:
         return policy
     rest = tuple(c for c in policy.channels if c != preferred)
     return Policy((preferred, *rest), policy.when_unavailable)
-
-
-# --- recipients --------------------------------------------------------------
-
-ROLE_PREFIX = "role:"
-_GROUP = re.compile(r"all|tag:\d{1,9}")
-_ROLE = re.compile(r"role:[a-z_]{1,27}")
-
-
-def is_openid(recipient: str) -> bool:
-    return bool(OPENID.fullmatch(recipient)) and not recipient.startswith(("tag:", "role:"))
-
-
-def is_group(recipient: str) -> bool:
-    """A mass-send audience: "all" followers or "tag:<id>"."""
-    return bool(_GROUP.fullmatch(recipient))
-
-
-def is_role(recipient: str) -> bool:
-    return bool(_ROLE.fullmatch(recipient))
 
 
 # --- payloads ----------------------------------------------------------------
@@ -176,15 +155,18 @@ def template_fields(payload: dict[str, Any]) -> dict[str, str] | None:
     return {"thing1": fit_field("thing1", title), "thing2": fit_field("thing2", text)}
 
 
-def check_payload(kind: str, recipient: str, policy: Policy, payload: Any) -> None:
+def check_payload(kind: str, recipient: Recipient, policy: Policy, payload: Any) -> None:
     """Refuse, before anything is stored, a message no allowed channel could carry."""
     if not isinstance(payload, dict):
         raise PayloadError("payload must be a mapping")
-    if not (is_openid(recipient) or is_group(recipient) or is_role(recipient)):
-        raise PayloadError("recipient must be an openid, all, tag:<id> or role:<name>")
+    if not isinstance(recipient, Recipient):
+        raise PayloadError("recipient must be a Recipient: person, role, tag or all, stated by the writer")
+    problem = recipient.problem()
+    if problem is not None:
+        raise PayloadError(f"recipient: {problem}")
     if kind in NEVER_AS_NOTICE and ({TEMPLATE, SUBSCRIPTION} & set(policy.channels)):
         raise PayloadError(f"{kind} never goes out as a template message or subscription notice")
-    if is_group(recipient) and MASS not in policy.channels:
+    if recipient.is_mass and MASS not in policy.channels:
         raise PayloadError(f"{kind} cannot go to a group: only publicity is mass-sent")
     text = text_of(payload)
     if text is not None and len(text) > CUSTOMER_SERVICE_TEXT_LIMIT:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import Recipient
 from models.beneficiary import Beneficiary, Household, RegistrationStatus
 from models.visits import VisitTeam
 from models.volunteer import Volunteer, VolunteerStatus
@@ -91,10 +92,10 @@ def describe(session: Session, audience: Audience) -> str:
     return LABELS[audience.kind]
 
 
-def recipients(session: Session, audience: Audience) -> list[str]:
-    """Outbox recipients: ["all"] for a mass send, else openids, each once, in a stable order."""
+def recipients(session: Session, audience: Audience) -> list[Recipient]:
+    """Outbox recipients: everyone (one mass send), else people, each once, in a stable order."""
     if audience.kind == ALL:
-        return ["all"]
+        return [Recipient.everyone()]
     if audience.kind == VOLUNTEERS:
         found = volunteer_openids(session)
     elif audience.kind == BENEFICIARIES:
@@ -106,7 +107,7 @@ def recipients(session: Session, audience: Audience) -> list[str]:
         found = team_member_openids(session, team.id) if team is not None else []
     else:
         found = volunteer_openids(session, audience.ref) + beneficiary_openids(session, audience.ref)
-    return list(dict.fromkeys(found))
+    return [Recipient.person(openid) for openid in dict.fromkeys(found)]
 
 
 def volunteer_openids(session: Session, town: str | None = None) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage, OutboxStatus
+from models import Channel, OutboxMessage, OutboxStatus, RecipientKind
 from models.notice import Notice
 from services import notice_audiences, outbox, publicity_calendar
 from services.delivery_policy import CUSTOMER_SERVICE_TEXT_LIMIT
@@ -157,7 +157,7 @@ def month_budget(session: Session, day: date, limit: int, now: datetime) -> Mont
     rows = session.execute(
         select(OutboxMessage.payload, OutboxMessage.idempotency_key).where(
             OutboxMessage.kind == KIND,
-            or_(OutboxMessage.recipient == "all", OutboxMessage.recipient.startswith("tag:")),
+            OutboxMessage.recipient_kind.in_([RecipientKind.ALL, RecipientKind.TAG]),
             OutboxMessage.not_before >= start, OutboxMessage.not_before < end,
             OutboxMessage.status.not_in([OutboxStatus.CANCELLED, OutboxStatus.EXPIRED]),
         ).order_by(OutboxMessage.not_before)
@@ -216,7 +216,7 @@ def schedule(session: Session, checked: Checked, *, by: str, now: datetime, mass
         payload["url"] = checked.link
     for recipient in recipients:
         send(session, Push(KIND, recipient, payload, key=f"notice:{notice.id}:{recipient}", not_before=checked.send_at,
-                           channel=Channel.MASS if recipient == "all" else None, expires_at=checked.valid_until),
+                           channel=Channel.MASS if recipient.is_mass else None, expires_at=checked.valid_until),
              now=now)
     return notice
 

@@ -1,7 +1,7 @@
 """Facts worth telling someone, written to the outbox in the caller's transaction.
 
-Staff alerts go to the recipient "role:staff" (the delivery side expands it to the
-staff on duty); user notices go to the user's openid. The channel given here is
+Staff alerts go to the role recipient STAFF (the delivery side expands it to the
+staff on duty); user notices go to the user as a person recipient. The channel given here is
 the preferred one; the delivery policy may fall back to another.
 """
 
@@ -11,10 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage
+from models import Channel, OutboxMessage, Recipient
+from models.outbox import STAFF
 from services.outbox import enqueue
-
-STAFF = "role:staff"
 
 
 def alert_staff(session: Session, kind: str, key: str, text: str, **data: Any) -> None:
@@ -32,7 +31,7 @@ def tell_user(session: Session, openid: str, kind: str, key: str, text: str, **d
     return enqueue(
         session,
         kind=kind,
-        recipient=openid,
+        recipient=Recipient.person(openid),
         channel=Channel.CUSTOMER_SERVICE,
         payload={"msgtype": "text", "text": text, **data},
         idempotency_key=f"{kind}:{key}",

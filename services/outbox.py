@@ -5,19 +5,22 @@ Writers call `enqueue` inside the transaction of the change they report. Payload
 for template messages and subscription notices (one line, ≤20 characters per thing
 field: see services.delivery_policy), `{"media_id": "…"}` for a mass-sent article. A row
 may carry several of them; the channel policy of its kind picks one when it is sent.
-Delivery itself is scheduler/delivery.py.
+
+This module is the one place an outbox row's status is written: `services.delivery` decides
+(claim, channel, reaction to an errcode) and calls the functions below; the worker loop
+(worker/loop.py) only calls `services.delivery`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus, utcnow
+from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus, Recipient, utcnow
 from services.delivery_policy import PayloadError, check_payload, policy_for
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.HELD)
@@ -28,7 +31,7 @@ def enqueue(
     session: Session,
     *,
     kind: str,
-    recipient: str,
+    recipient: Recipient,
     payload: dict[str, Any],
     idempotency_key: str,
     channel: Channel | None = None,
@@ -38,8 +41,9 @@ def enqueue(
     """Add a message once: a second call with the same key returns the first row.
 
     Runs inside the caller's transaction, so the message exists exactly when the
-    change it reports does. `recipient` is an openid, "role:staff" (every staff
-    openid), "all" or "tag:<id>" (mass send). `channel` is a preference; without
+    change it reports does. `recipient` says its kind: `Recipient.person(openid)`,
+    `Recipient.role("staff")` (every staff openid), `Recipient.everyone()` or
+    `Recipient.tag(id)` (mass send). `channel` is a preference; without
     it the kind's policy decides. A payload no allowed channel can carry raises
     PayloadError and adds nothing.
     """
@@ -55,7 +59,8 @@ def enqueue(
     when = not_before or utcnow()
     row = OutboxMessage(
         kind=kind,
-        recipient=recipient,
+        recipient_kind=recipient.kind,
+        recipient=recipient.value,
         channel=policy.channels[0],
         payload=payload,
         idempotency_key=idempotency_key,
@@ -91,7 +96,7 @@ def enqueue_late_reply(session: Session, openid: str, text: str, dedupe_key: str
     return enqueue(
         session,
         kind="late_reply",
-        recipient=openid,
+        recipient=Recipient.person(openid),
         channel=Channel.CUSTOMER_SERVICE,
         payload={"msgtype": "text", "text": text},
         idempotency_key=f"late_reply:{dedupe_key}",
@@ -157,7 +162,7 @@ def cancel_pending(session: Session, openid: str, now: datetime, note: str) -> i
     """Nothing more goes to someone who unfollowed or blocked the account."""
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.recipient == openid, OutboxMessage.status.in_(WAITING))
+        .where(OutboxMessage.addressed_to(Recipient.person(openid)), OutboxMessage.status.in_(WAITING))
         .with_for_update()
     ).all()
     return _move_all(session, list(rows), OutboxStatus.CANCELLED, now, note)
@@ -167,10 +172,18 @@ def release_held(session: Session, openid: str, now: datetime) -> int:
     """The user wrote: held messages become due and go out inside the new window."""
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.recipient == openid, OutboxMessage.status == OutboxStatus.HELD)
+        .where(OutboxMessage.addressed_to(Recipient.person(openid)), OutboxMessage.status == OutboxStatus.HELD)
         .with_for_update()
     ).all()
     return _move_all(session, list(rows), OutboxStatus.PENDING, now, "released: the user wrote")
+
+
+def forget_person(session: Session, openid: str, placeholder: str, now: datetime) -> None:
+    """Erasure: nothing more goes to the person, and the rows already sent keep their count
+    but neither the openid nor the content (they may name the person)."""
+    cancel_pending(session, openid, now, "cancelled: the person's data was erased")
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.addressed_to(Recipient.person(openid)))):
+        row.recipient, row.payload, row.idempotency_key = placeholder, {}, f"erased:{row.id}"
 
 
 def requeue(session: Session, ids: list[int], now: datetime) -> list[OutboxMessage]:
@@ -201,3 +214,105 @@ def recent(session: Session, status: OutboxStatus | None = None, limit: int = 20
         query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query))
 
+
+
+# --- the delivery side's writes (services.delivery decides, these write) ------
+
+
+def claim(session: Session, rows: list, now: datetime, lease: timedelta) -> list[tuple[int, int]]:
+    """Pending rows the caller selected and locked become "sending" under a lease; returns
+    (id, attempt) for each, the attempt number every later write of that send checks."""
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows]))
+        .values(
+            status=OutboxStatus.SENDING,
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + lease,
+            in_flight_channel=None,
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id, OutboxMessage.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    _bulk_events(session, rows, OutboxStatus.PENDING, OutboxStatus.SENDING, now, "claimed")
+    return [(row.id, row.attempts) for row in claimed]
+
+
+def move_locked(session: Session, rows: list, from_status: OutboxStatus, status: OutboxStatus, now: datetime,
+                note: str, **values: Any) -> None:
+    """Move rows the caller selected and locked (id and channel columns only, no decryption)."""
+    if not rows:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows]))
+        .values(status=status, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    _bulk_events(session, rows, from_status, status, now, note)
+
+
+def _bulk_events(session: Session, rows: Iterable, from_status: OutboxStatus | None, to_status: OutboxStatus,
+                now: datetime, note: str) -> None:
+    rows = list(rows)
+    if rows:
+        session.execute(
+            insert(OutboxEvent),
+            [{"outbox_id": r.id, "at": now, "from_status": from_status, "to_status": to_status,
+              "channel": r.channel, "note": note} for r in rows],
+        )
+
+
+def settle(
+    session: Session,
+    row: OutboxMessage,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    channel: Channel | None = None,
+    errcode: int | None = None,
+    note: str | None = None,
+) -> None:
+    """The outcome of one loaded row (sent, failed, held, expanded, back to pending)."""
+    if channel is not None:
+        row.channel = channel
+    if status == OutboxStatus.SENT:
+        row.sent_at = now
+    transition(session, row, status, now, errcode=errcode, note=note)
+
+
+def mark_sent(session: Session, row_id: int, attempt: int, channel: Channel, msgid: str | None, now: datetime) -> bool:
+    """WeChat took the message: one guarded UPDATE and one INSERT (no row load, no decryption).
+    False when the lease ran out and another worker has the row now."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.SENDING,
+               OutboxMessage.attempts == attempt)
+        .values(status=OutboxStatus.SENT, channel=channel, wechat_msgid=msgid, last_errcode=None,
+                last_errmsg=None, sent_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.execute(insert(OutboxEvent).values(outbox_id=row_id, at=now, from_status=OutboxStatus.SENDING,
+                                               to_status=OutboxStatus.SENT, channel=channel, note="sent"))
+    return True
+
+
+def back_off(session: Session, row_id: int, attempt: int, status: OutboxStatus, next_attempt_at: datetime,
+             errmsg: str, note: str, now: datetime) -> bool:
+    """A send of ours that crashed: plain guarded UPDATEs, since the row may be one that cannot
+    even be loaded (an undecryptable payload)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.SENDING,
+               OutboxMessage.attempts == attempt)
+        .values(status=status, last_errmsg=errmsg[:500], updated_at=now, next_attempt_at=next_attempt_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.execute(insert(OutboxEvent).values(outbox_id=row_id, at=now, from_status=OutboxStatus.SENDING,
+                                               to_status=status, note=note))
+    return True

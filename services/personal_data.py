@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from models import InboundMessage, OutboxMessage, OutboxStatus
+from models import InboundMessage
 from models.encrypted import blind_indexes
 from models.activity import ActivitySignup
 from models.beneficiary import Beneficiary, RegistrationStatus
@@ -25,7 +25,7 @@ from models.notice import Referral
 from models.outbound import Follower
 from models.status_event import StatusEvent
 from models.volunteer import Volunteer, VolunteerStatus
-from services import beneficiaries, care_pairs, help_requests, status_events, volunteers
+from services import beneficiaries, care_pairs, help_requests, outbox, status_events, volunteers
 from services.local_time import local_date
 
 ERASED_NAME = "（已删除）"
@@ -217,14 +217,8 @@ def erase(session: Session, openid: str, now: datetime) -> Erased:
     session.execute(
         update(ConsentRecord).where(ConsentRecord.openid == openid).values(openid=None, withdrawn_at=now)
     )
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.recipient == openid, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.HELD]))
-        .values(status=OutboxStatus.CANCELLED, updated_at=now)
-    )
     # Pushes already made to the person may name them: keep the row (delivery counts), not its content.
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == openid)):
-        row.recipient, row.payload, row.idempotency_key = ERASED_RECIPIENT, {}, f"erased:{row.id}"
+    outbox.forget_person(session, openid, ERASED_RECIPIENT, now)
     # The conversation_state row is the chat's per-user lock, held by this very message: the form is
     # cleared by the dialog engine, and the bare row (openid only) goes with the nightly retention run.
     session.execute(delete(Follower).where(Follower.openid == openid))

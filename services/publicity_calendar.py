@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage, OutboxStatus
+from models import Channel, OutboxMessage, OutboxStatus, Recipient, RecipientKind
 from models.notice import Notice
 from models.publicity import PublicityCampaign, PublicityItem
 from models.reminders import Audience, ReminderRule
@@ -96,7 +96,7 @@ def push_for(due: DueItem) -> Push:
     item = due.item
     return Push(
         kind="publicity",
-        recipient=item.audience,
+        recipient=audience_recipient(item.audience),
         channel=Channel.MASS,
         payload={"title": item.title, "text": f"【{item.title}】{item.content}"},
         key=f"publicity:{item.id}:{item.audience}:{due.day.isoformat()}",
@@ -105,7 +105,12 @@ def push_for(due: DueItem) -> Push:
     )
 
 
-def mass_sends_in_month(session: Session, recipient: str, day: date) -> int:
+def audience_recipient(audience: str) -> Recipient:
+    """A calendar item's audience setting ("all" or "tag:<id>", checked when it is saved) as a recipient."""
+    return Recipient.everyone() if audience == "all" else Recipient.tag(audience.removeprefix("tag:"))
+
+
+def mass_sends_in_month(session: Session, recipient: Recipient, day: date) -> int:
     """Publicity already queued (not cancelled) for this audience or everyone, in day's month."""
     first = day.replace(day=1)
     after = (first + timedelta(days=32)).replace(day=1)
@@ -113,7 +118,7 @@ def mass_sends_in_month(session: Session, recipient: str, day: date) -> int:
     return session.scalar(
         select(func.count(OutboxMessage.id)).where(
             OutboxMessage.kind == "publicity",
-            or_(OutboxMessage.recipient == recipient, OutboxMessage.recipient == "all"),
+            or_(OutboxMessage.addressed_to(recipient), OutboxMessage.recipient_kind == RecipientKind.ALL),
             OutboxMessage.not_before >= start,
             OutboxMessage.not_before < end,
             OutboxMessage.status.not_in([OutboxStatus.CANCELLED, OutboxStatus.EXPIRED]),

@@ -19,7 +19,7 @@ from services.holiday_calendar import Occurrence, RuleError, occurrences, rule_b
 from services import outbox
 from services.local_time import check_hhmm, local_date, local_instant
 from services.push_validity import before_day, countdown, end_of_day, render_countdown
-from services.scheduled_pushes import Push, audience_recipients, is_mass
+from services.scheduled_pushes import Push, audience_recipients
 from services.workdays import MAX_SEARCH_DAYS, WorkCalendar
 
 KINDS = ("holiday_reminder", "yearly_task")
@@ -107,7 +107,7 @@ def pushes_for(session: Session, reminder: DueReminder, today: date) -> list[Pus
     pushes = []
     for recipient in audience_recipients(session, rule.audience, rule.tag_id):
         # Followers at large hear it as publicity (a mass send); staff and volunteers as a notice.
-        kind = "publicity" if is_mass(recipient) else rule.kind
+        kind = "publicity" if recipient.is_mass else rule.kind
         pushes.append(
             Push(
                 kind=kind,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.encrypted import blind_indexes
 from models.help_request import OPEN_STATUSES, HelpRequest, RequestStatus, Urgency
-from models.outbox import Channel, OutboxMessage, OutboxStatus
+from models.outbox import Channel, OutboxMessage, OutboxStatus, Recipient
 from models.staff_account import StaffAccount, StaffRole
 from models.status_event import StatusEvent
 from models.volunteer import Volunteer, VolunteerStatus
@@ -394,7 +394,7 @@ def pushes(session: Session, request: HelpRequest) -> list[OutboxMessage]:
     marker = f"{help_requests.SUBJECT}:{request.id}:"
     # The requester's own rows through the recipient index; a request whose openid was
     # erased falls back to the key alone.
-    about = OutboxMessage.recipient == request.openid if request.openid \
+    about = OutboxMessage.addressed_to(Recipient.person(request.openid)) if request.openid \
         else OutboxMessage.idempotency_key.like(f"%{marker}%")
     rows = session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind.in_(PUSH_KINDS), about).order_by(OutboxMessage.id)

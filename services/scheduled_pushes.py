@@ -13,20 +13,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Channel, OutboxMessage, utcnow
+from models import Channel, OutboxMessage, Recipient, utcnow
+from models.outbox import STAFF
 from models.reminders import Audience
 from models.visits import VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
 from services import outbox
 from services.local_time import SHANGHAI
 
-STAFF = "role:staff"
+__all__ = ["STAFF", "Push", "SendLog", "send", "audience_recipients"]
 
 
 @dataclass(frozen=True)
 class Push:
     kind: str
-    recipient: str
+    recipient: Recipient
     payload: dict[str, Any]
     key: str
     not_before: datetime | None = None
@@ -35,14 +36,10 @@ class Push:
 
     def summary(self) -> str:
         """One line for `run-jobs --dry-run`: no personal data, openids shortened."""
-        who = self.recipient if not _is_personal(self.recipient) else f"openid:{self.recipient[:4]}…"
+        who = f"openid:{self.recipient.value[:4]}…" if self.recipient.is_person else str(self.recipient)
         when = self.not_before.astimezone(SHANGHAI).isoformat(timespec="minutes") if self.not_before else "now"
         title = self.payload.get("title") or ""
         return f"{self.kind}\t{who}\t{when}\t{title}\t{self.key}"
-
-
-def _is_personal(recipient: str) -> bool:
-    return not (recipient == "all" or recipient.startswith(("role:", "tag:")))
 
 
 @dataclass
@@ -99,22 +96,22 @@ def send(session: Session, push: Push, log: SendLog | None = None, known: set[st
 # --- audiences ---------------------------------------------------------------------
 
 
-def audience_recipients(session: Session, audience: Audience, tag_id: str | None = None) -> list[str]:
+def audience_recipients(session: Session, audience: Audience, tag_id: str | None = None) -> list[Recipient]:
     """Who an audience is, as outbox recipients."""
     audience = Audience(audience)
     if audience is Audience.STAFF:
         return [STAFF]
     if audience is Audience.ALL_FOLLOWERS:
-        return ["all"]
+        return [Recipient.everyone()]
     if audience is Audience.TAG:
-        return [f"tag:{tag_id}"]
+        return [Recipient.tag(tag_id)]
     if audience is Audience.VOLUNTEERS:
-        return volunteer_openids(session)
-    return [STAFF, *team_member_openids(session)]
+        return people(volunteer_openids(session))
+    return [STAFF, *people(team_member_openids(session))]
 
 
-def is_mass(recipient: str) -> bool:
-    return recipient == "all" or recipient.startswith("tag:")
+def people(openids: list[str]) -> list[Recipient]:
+    return [Recipient.person(openid) for openid in openids]
 
 
 def volunteer_openids(session: Session) -> list[str]:

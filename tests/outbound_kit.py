@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.cli_outbound import build_worker
+from worker.main import build_worker
 from config import Settings
 from models import Follower, OutboxEvent, OutboxMessage, utcnow
 from models.database import make_engine, make_session_factory

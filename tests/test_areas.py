@@ -57,7 +57,7 @@ def test_the_table_is_seeded_once_from_areas_toml_and_matches_it(sessions, setti
 
 
 def test_db_upgrade_seeds_the_areas(settings):
-    from bot.cli import backfill_indexes
+    from bot.cli.root import backfill_indexes
     from models.database import make_engine, make_session_factory
 
     backfill_indexes(settings)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from bot.cli import cli
+from bot.cli.main import cli
 from models.database import make_engine, make_session_factory
 from models.staff_account import AuditEntry, StaffAccount, StaffRole
 from services import staff_accounts

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models import OutboxStatus
 from models.staff_account import AuditEntry, StaffAccount, StaffRole
 from services import staff_accounts
@@ -425,7 +426,7 @@ def test_a_staff_alert_reaches_the_linked_wechat_through_delivery(sqlite_url, tm
 
         kit = Outbound(settings)
         try:
-            parent = kit.enqueue(kind="staff_alert", recipient="role:staff",
+            parent = kit.enqueue(kind="staff_alert", recipient=Recipient.role("staff"),
                                  payload={"fields": {"thing1": "新求助待分派"}}, idempotency_key="alert:1")
             kit.drain()
             assert [d.touser for d in api.delivered(TEMPLATE)] == ["oStaffLi0001"]

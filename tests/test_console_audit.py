@@ -10,6 +10,7 @@ from io import BytesIO
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from models import Recipient
 from models import OutboxStatus
 from models.staff_account import AuditEntry, StaffAccount
 from services import audit, outbox
@@ -19,7 +20,7 @@ from tests.console_kit import NOW, add_staff, post
 
 def failed_push(sessions, key="audit:1") -> int:
     with sessions.begin() as s:
-        row = outbox.enqueue(s, kind="request_update", recipient="oSomebody0001", payload={"text": "进度"},
+        row = outbox.enqueue(s, kind="request_update", recipient=Recipient.person("oSomebody0001"), payload={"text": "进度"},
                              idempotency_key=key)
         outbox.transition(s, row, OutboxStatus.FAILED, NOW, errcode=45015)
         return row.id

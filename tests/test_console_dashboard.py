@@ -11,6 +11,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models import OutboxStatus
 from models.beneficiary import Beneficiary
 from models.help_request import HelpRequest, Urgency
@@ -73,7 +74,7 @@ def world():
             beneficiary(s, EAST)
             ids["east_chat"] = chat(s, EAST, minutes_ago=90).id
             ids["west_chat"] = chat(s, WEST, minutes_ago=30).id
-            row = outbox.enqueue(s, kind="request_update", recipient="oSomebody0001", payload={"text": "进度"},
+            row = outbox.enqueue(s, kind="request_update", recipient=Recipient.person("oSomebody0001"), payload={"text": "进度"},
                                  idempotency_key="test:failed")
             outbox.transition(s, row, OutboxStatus.FAILED, NOW, errcode=43004)
         return ids

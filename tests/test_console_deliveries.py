@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models import Channel, OutboxEvent, OutboxMessage, OutboxStatus
 from models.staff_account import AuditEntry, StaffAccount
 from services import beneficiaries, delivery_log, outbox, volunteers
@@ -23,8 +24,9 @@ LONG_TEXT = "您的求助 SY2026-000001 已受理，工作人员王明将于明�
 
 
 
-def add(s, recipient, kind="request_update", text="进度通知", status=OutboxStatus.PENDING, errcode=None,
+def add(s, to, kind="request_update", text="进度通知", status=OutboxStatus.PENDING, errcode=None,
         errmsg=None, channel=None, key=None):
+    recipient = to if isinstance(to, Recipient) else Recipient.person(to)
     row = outbox.enqueue(s, kind=kind, recipient=recipient, payload={"text": text}, channel=channel,
                          idempotency_key=key or f"test:{kind}:{recipient}:{status}:{errcode}:{text[:8]}")
     if status != OutboxStatus.PENDING:
@@ -59,9 +61,9 @@ def rows():
                 "relative": add(s, RELATIVE, "registration_result", "审核通过", OutboxStatus.FAILED, errcode=43004),
                 "staff": add(s, STAFF_WX, "staff_digest", "今日待办", OutboxStatus.SENT),
                 "stranger": add(s, STRANGER, "request_update", "已办结", OutboxStatus.FAILED, errcode=99999),
-                "all": add(s, "all", "publicity", "八一建军节宣传", OutboxStatus.HELD),
-                "tag": add(s, "tag:7", "publicity", "退役军人政策宣传"),
-                "role": add(s, "role:staff", "staff_alert", "紧急求助", OutboxStatus.FAILED,
+                "all": add(s, Recipient.everyone(), "publicity", "八一建军节宣传", OutboxStatus.HELD),
+                "tag": add(s, Recipient.tag(7), "publicity", "退役军人政策宣传"),
+                "role": add(s, Recipient.role("staff"), "staff_alert", "紧急求助", OutboxStatus.FAILED,
                             errmsg="no openids for role:staff: link a console account to WeChat"),
             }
             return {name: row.id for name, row in made.items()}

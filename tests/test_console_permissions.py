@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from models import Recipient
 from models.outbox import OutboxStatus
 from services import handover, help_requests, outbox, volunteers
 from services.help_requests import RequestDetails
@@ -82,7 +83,7 @@ def world(console, sqlite_url):
         volunteer = volunteers.register(s, "oVolunteer00001", VolunteerDetails(
             "张伟民", "13912345678", HOME, "河口村", ["repair"], "weekend"), NOW)
         thread, _ = handover.open_thread(s, "oAsker000000002", NOW, during=None, contact={}, town=HOME)
-        push = outbox.enqueue(s, kind="request_update", recipient="oAsker000000001", payload={"text": "进度"},
+        push = outbox.enqueue(s, kind="request_update", recipient=Recipient.person("oAsker000000001"), payload={"text": "进度"},
                               idempotency_key="matrix:1")
         outbox.transition(s, push, OutboxStatus.FAILED, NOW, errcode=45015)
         ids = {"request": request.id, "volunteer": volunteer.id, "thread": thread.id, "push": push.id}

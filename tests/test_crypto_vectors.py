@@ -1,4 +1,4 @@
-"""The ten official vectors through the project's own crypto path (bot.wechat)."""
+"""The ten official vectors through the project's own crypto path (wechat.protocol)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from bot.wechat import MessageCrypto, Rejected, sign
+from wechat.protocol import MessageCrypto, Rejected, sign
 from tests.wechat_peer import SAMPLES
 
 VECTORS = json.loads((SAMPLES / "crypto_vectors.json").read_text(encoding="utf-8"))["vectors"]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from models.outbox import STAFF
 from models.activity import Activity
 from models.help_request import RequestStatus, Urgency
 from scheduler.runner import run_due
@@ -76,7 +77,7 @@ def test_urgent_request_not_taken_up_in_2_hours_escalates_to_staff(sessions):
     assert outbox_rows(sessions, kind="request_escalation") == []  # not 2 hours yet
     _run_every_quarter(sessions, "2027-03-10T11:15", "2027-03-10T13:00", ("request_deadlines",))
     rows = outbox_rows(sessions, kind="request_escalation")
-    assert [r.recipient for r in rows] == ["role:staff"]
+    assert [r.to for r in rows] == [STAFF]
     assert waiting.number in rows[0].payload["text"] and "2 小时" in rows[0].payload["text"]
     assert taken.number not in rows[0].payload["text"]
 

@@ -29,6 +29,7 @@ import redis as redis_lib
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from models import Recipient
 from models import Follower, InboundMessage, OutboxMessage, utcnow
 from services.inbound_dedupe import Claim, DatabaseDedupe, RedisDedupe, RedisWithDatabaseFallback, dedupe_key
 from tests.conftest import make_settings
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RACE = """
 import sys, threading
 from bot import create_app
-from bot.cli_outbound import build_worker
+from worker.main import build_worker
 from models.database import make_engine, make_session_factory
 from services import metrics
 from tests.conftest import make_settings
@@ -78,7 +79,7 @@ def test_the_first_messages_of_a_fresh_process_do_not_race_to_create_the_metrics
 
 
 def test_a_sent_customer_service_message_whose_record_fails_once_is_not_sent_again(db_url, tmp_path, monkeypatch):
-    import scheduler.delivery as worker_module
+    import worker.loop as worker_module
 
     with FakeWeChatApi() as api:
         kit = Outbound(outbound_settings(db_url, tmp_path, api))
@@ -86,7 +87,7 @@ def test_a_sent_customer_service_message_whose_record_fails_once_is_not_sent_aga
         with kit.sessions.begin() as session:
             session.add(Follower(openid="oRecordFails01", last_interaction_at=now, window_quota=5, window_used=0,
                                  window_expires_at=now + timedelta(hours=47)))
-        row_id = kit.enqueue(kind="request_update", recipient="oRecordFails01", payload={"text": "您的求助已受理。"},
+        row_id = kit.enqueue(kind="request_update", recipient=Recipient.person("oRecordFails01"), payload={"text": "您的求助已受理。"},
                              idempotency_key="drill:record-fails")
         real = worker_module.delivery.record_success
         calls = []
@@ -260,9 +261,9 @@ def test_a_late_reply_goes_before_a_big_push(db_url):
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         for n in range(30):
-            outbox.enqueue(session, kind="holiday_reminder", recipient=f"oCampaign{n:04d}",
+            outbox.enqueue(session, kind="holiday_reminder", recipient=Recipient.person(f"oCampaign{n:04d}"),
                            payload={"fields": {"thing1": "节日问候"}}, idempotency_key=f"drill:campaign:{n}")
-        late = outbox.enqueue(session, kind="late_reply", recipient="oWaiting0001", payload={"text": "联系人姓名："},
+        late = outbox.enqueue(session, kind="late_reply", recipient=Recipient.person("oWaiting0001"), payload={"text": "联系人姓名："},
                               idempotency_key="drill:late")
     with sessions.begin() as session:
         claimed = delivery.claim_due(session, utcnow() + timedelta(seconds=1), 4, timedelta(seconds=60))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import cli
+from bot.cli.main import cli
 from bot.console.export_files import workbook
 from models.beneficiary import Beneficiary, BeneficiaryStatus, EndReason, Household, RegistrationStatus
 from models.roster import Area, AreaLevel

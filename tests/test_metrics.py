@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services import outbox
 from tests.test_serve import server_factory  # noqa: F401  (a fixture)
+from models import Recipient
 from tests.wechat_peer import text_xml
 
 
@@ -32,7 +33,7 @@ def test_metrics_count_messages_and_show_the_outbox(settings, apps, plain_peer):
     forged = client.post("/wechat", query_string={**plain_peer.sign_query(), "signature": "0" * 40}, data=b"<xml/>")
     assert forged.status_code == 403
     with app.extensions["shuangyong"].sessions.begin() as session:
-        outbox.enqueue(session, kind="notice", recipient="oMetricsUser01", payload={"text": "测试"},
+        outbox.enqueue(session, kind="notice", recipient=Recipient.person("oMetricsUser01"), payload={"text": "测试"},
                        idempotency_key="metrics:1")
 
     response = client.get("/metrics")

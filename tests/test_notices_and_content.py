@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models import OutboxMessage, OutboxStatus
 from models.database import make_engine, make_session_factory
 from models.notice import Notice
@@ -92,9 +93,10 @@ def test_each_audience_reaches_its_people_and_nobody_else(sessions):
     ids = people(sessions)
     with sessions() as s:
         def who(kind, ref=None):
-            return set(notice_audiences.recipients(s, notice_audiences.parse(kind, ref)))
+            found = notice_audiences.recipients(s, notice_audiences.parse(kind, ref))
+            return {r if r.is_mass else r.value for r in found}
 
-        assert who("all") == {"all"}
+        assert who("all") == {Recipient.everyone()}
         assert who("volunteers") == {VOL_HOME, VOL_AWAY}
         assert who("beneficiaries") == {BEN_HOME}
         assert who("volunteer_team", str(ids["team"])) == {VOL_HOME}
@@ -168,7 +170,7 @@ def test_a_notice_to_all_followers_is_one_mass_send_and_shows_under_latest_notic
         notice = notice_sending.schedule(s, notice_sending.check(s, draft(audience="all", link="https://example.org/a"),
                                                                  NOW), by="wangke", now=NOW, mass_limit=4)
         rows = notice_sending.rows_of(s, notice.id)
-        assert [(r.recipient, r.kind, r.payload["url"]) for r in rows] == [("all", "publicity", "https://example.org/a")]
+        assert [(r.to, r.kind, r.payload["url"]) for r in rows] == [(Recipient.everyone(), "publicity", "https://example.org/a")]
         assert rows[0].payload["text"].endswith("\n详情：https://example.org/a")
         later = datetime(2026, 12, 6, tzinfo=timezone.utc)
         assert notice.id in [n.id for n in notices.latest(s, later)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from models import Recipient
 from models import Channel, OutboxStatus
 from tests.conftest import DATA_KEY, TOKEN
 from tests.fake_wechat_api import TEMPLATE, FakeWeChatApi
@@ -67,7 +68,7 @@ def test_outbox_lists_failures_with_errcodes_and_retry_requeues_them(sqlite_url,
     with FakeWeChatApi() as api:
         kit = Outbound(outbound_settings(sqlite_url, tmp_path, api, WECHAT_TEMPLATE_IDS="request_update=TPL_PROGRESS"))
         api.respond(TEMPLATE, {"errcode": 40037, "errmsg": "invalid template_id"})
-        row_id = kit.enqueue(kind="request_update", recipient=USER, payload={"fields": TEMPLATE_FIELDS},
+        row_id = kit.enqueue(kind="request_update", recipient=Recipient.person(USER), payload={"fields": TEMPLATE_FIELDS},
                              idempotency_key="req:1")
         kit.drain()
     try:

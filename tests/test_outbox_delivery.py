@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from models import Recipient
 from models import (
     Channel,
     ConsentStatus,
@@ -51,7 +52,8 @@ def make(tmp_path, api):
 
 
 def _update(kit: Outbound, key: str = "req:1:accepted", recipient: str = USER, **extra) -> int:
-    return kit.enqueue(kind="request_update", recipient=recipient, payload=UPDATE, idempotency_key=key, **extra)
+    return kit.enqueue(kind="request_update", recipient=Recipient.person(recipient), payload=UPDATE,
+                       idempotency_key=key, **extra)
 
 
 def _write(apps, peer, kit: Outbound, xml: str):
@@ -68,7 +70,7 @@ def test_sandbox_records_deliveries_without_calling_wechat(db_url, tmp_path, api
     kit = Outbound(outbound_settings(db_url, tmp_path, None))  # no AppID: the demo sandbox
     try:
         first = _update(kit)
-        second = kit.enqueue(kind="late_reply", recipient=USER, channel=Channel.CUSTOMER_SERVICE,
+        second = kit.enqueue(kind="late_reply", recipient=Recipient.person(USER), channel=Channel.CUSTOMER_SERVICE,
                              payload={"msgtype": "text", "text": "好的"}, idempotency_key="late:1")
         assert kit.drain() == 2
         for row_id in (first, second):
@@ -281,8 +283,8 @@ def test_an_accepted_subscription_allows_exactly_one_notice(sqlite_url, make, ap
     popup = (plain_peer_sample("event_subscribe_msg_popup_event.xml").replace("oPq7L5wXk3JvT9aBc2dEf4gHi6Jk", USER))
     _write(apps, plain_peer, kit, popup)
     payload = {"title": "春节走访", "text": "春节走访活动将于1月20日开始，请准时参加。"}
-    first = kit.enqueue(kind="activity_reminder", recipient=USER, payload=payload, idempotency_key="act:1")
-    second = kit.enqueue(kind="activity_reminder", recipient=USER, payload=payload, idempotency_key="act:2")
+    first = kit.enqueue(kind="activity_reminder", recipient=Recipient.person(USER), payload=payload, idempotency_key="act:1")
+    second = kit.enqueue(kind="activity_reminder", recipient=Recipient.person(USER), payload=payload, idempotency_key="act:2")
     kit.drain()
 
     (sent,) = api.delivered(BIZSEND)
@@ -300,7 +302,7 @@ def test_43101_withdraws_the_consent(sqlite_url, make, api, apps, plain_peer):
     kit = make(sqlite_url, WECHAT_SUBSCRIBE_TEMPLATE_IDS="activity_reminder=TPL_VISIT_REMINDER_example_0001")
     _write(apps, plain_peer, kit, plain_peer_sample("event_subscribe_msg_popup_event.xml").replace("oPq7L5wXk3JvT9aBc2dEf4gHi6Jk", USER))
     api.respond(BIZSEND, 43101)
-    row_id = kit.enqueue(kind="activity_reminder", recipient=USER, payload={"fields": {"thing1": "春节走访"}},
+    row_id = kit.enqueue(kind="activity_reminder", recipient=Recipient.person(USER), payload={"fields": {"thing1": "春节走访"}},
                          idempotency_key="act:1")
     kit.drain()
     assert (kit.row(row_id).status, kit.row(row_id).last_errcode) == (OutboxStatus.FAILED, 43101)
@@ -312,7 +314,7 @@ def test_43101_withdraws_the_consent(sqlite_url, make, api, apps, plain_peer):
 
 def test_role_staff_goes_to_every_staff_openid(sqlite_url, make, api):
     kit = make(sqlite_url, WECHAT_TEMPLATE_IDS="staff_alert=TPL_ALERT")
-    parent = kit.enqueue(kind="staff_alert", recipient="role:staff", payload={"fields": {"thing1": "新求助待分派"}},
+    parent = kit.enqueue(kind="staff_alert", recipient=Recipient.role("staff"), payload={"fields": {"thing1": "新求助待分派"}},
                          idempotency_key="alert:1")
     kit.drain()
     assert kit.row(parent).status == OutboxStatus.FAILED
@@ -331,7 +333,7 @@ def test_role_staff_goes_to_every_staff_openid(sqlite_url, make, api):
 def test_publicity_is_mass_sent_within_the_monthly_budget(sqlite_url, make, api):
     kit = make(sqlite_url, MASS_SEND_MONTHLY_BUDGET=2)
     ids = [kit.enqueue(kind="publicity", recipient=target, payload={"text": f"双拥宣传月第{n}期"},
-                       idempotency_key=f"pub:{n}") for n, target in enumerate(["all", "tag:2", "all"])]
+                       idempotency_key=f"pub:{n}") for n, target in enumerate([Recipient.everyone(), Recipient.tag(2), Recipient.everyone()])]
     kit.drain(concurrency=1)  # one at a time: which row meets the used-up budget is then known
 
     bodies = [d.body for d in api.delivered(MASS)]
@@ -345,7 +347,7 @@ def test_publicity_is_mass_sent_within_the_monthly_budget(sqlite_url, make, api)
 def test_publicity_never_goes_out_as_a_template(sqlite_url, make):
     kit = make(sqlite_url, WECHAT_TEMPLATE_IDS="publicity=TPL_X")
     with pytest.raises(PayloadError, match="never goes out as a template"):
-        kit.enqueue(kind="publicity", recipient=USER, channel=Channel.TEMPLATE, payload={"fields": {"thing1": "宣传"}},
+        kit.enqueue(kind="publicity", recipient=Recipient.person(USER), channel=Channel.TEMPLATE, payload={"fields": {"thing1": "宣传"}},
                     idempotency_key="pub:t")
     assert kit.rows() == []
 
@@ -353,7 +355,7 @@ def test_publicity_never_goes_out_as_a_template(sqlite_url, make):
 def test_a_mass_send_wechat_already_has_counts_as_sent(sqlite_url, make, api):
     kit = make(sqlite_url)
     api.respond(MASS, 45065)
-    row_id = kit.enqueue(kind="publicity", recipient="all", payload={"text": "八一慰问通知"}, idempotency_key="pub:1")
+    row_id = kit.enqueue(kind="publicity", recipient=Recipient.everyone(), payload={"text": "八一慰问通知"}, idempotency_key="pub:1")
     kit.drain()
     assert (kit.row(row_id).status, kit.row(row_id).last_errcode) == (OutboxStatus.SENT, 45065)
 
@@ -394,7 +396,7 @@ def test_templatesendjobfinish_updates_the_delivery_record(db_url, make, api, ap
 
 def test_masssendjobfinish_records_the_counts(sqlite_url, make, api, apps, plain_peer):
     kit = make(sqlite_url)
-    row_id = kit.enqueue(kind="publicity", recipient="all", payload={"text": "八一慰问通知"}, idempotency_key="pub:1")
+    row_id = kit.enqueue(kind="publicity", recipient=Recipient.everyone(), payload={"text": "八一慰问通知"}, idempotency_key="pub:1")
     kit.drain()
     sample = plain_peer_sample("event_masssendjobfinish.xml").replace("1000000451", kit.row(row_id).wechat_msgid)
     _write(apps, plain_peer, kit, sample)
@@ -430,13 +432,14 @@ def test_enqueueing_the_same_key_twice_yields_one_message(db_url, make):
         ({"payload": {"fields": {"thing1": "第一行\n第二行"}}}, "one line"),
         ({"payload": {"fields": {"thing1": "超" * 21}}}, "WeChat allows 20"),
         ({"payload": {}}, "payload needs text"),
-        ({"recipient": "not an openid!"}, "recipient must be"),
-        ({"recipient": "all"}, "only publicity is mass-sent"),
+        ({"recipient": Recipient.person("not an openid!")}, "not a valid person"),
+        ({"recipient": "oUserAlpha0001"}, "recipient must be a Recipient"),  # a bare string states no kind
+        ({"recipient": Recipient.everyone()}, "only publicity is mass-sent"),
     ],
 )
 def test_a_message_wechat_would_refuse_is_not_stored(sqlite_url, make, kwargs, reason):
     kit = make(sqlite_url)
-    arguments = {"kind": "request_update", "recipient": USER, "payload": UPDATE, "idempotency_key": "bad:1", **kwargs}
+    arguments = {"kind": "request_update", "recipient": Recipient.person(USER), "payload": UPDATE, "idempotency_key": "bad:1", **kwargs}
     with pytest.raises(PayloadError, match=reason):
         kit.enqueue(**arguments)
     assert kit.rows() == []
@@ -456,7 +459,7 @@ def test_a_row_left_sending_by_a_dead_worker_is_taken_back_after_its_lease(db_ur
     assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)
     # The dead worker's late write cannot touch the row any more.
     with kit.sessions.begin() as session:
-        stale = delivery.Send(row_id=row_id, attempt=claimed.attempt, channel=Channel.TEMPLATE, recipient=USER,
+        stale = delivery.Send(row_id=row_id, attempt=claimed.attempt, channel=Channel.TEMPLATE, recipient=Recipient.person(USER),
                               client_msg_id="x")
         assert delivery.record_success(session, stale, "1", utcnow()) is False
 
@@ -504,7 +507,7 @@ def test_a_plain_text_staff_alert_goes_out_as_a_template_cut_to_fit(sqlite_url, 
     kit = make(sqlite_url, WECHAT_TEMPLATE_IDS="staff_alert=TPL_ALERT")
     with kit.sessions.begin() as session:
         session.add(StaffOpenid(openid=OTHER))
-    kit.enqueue(kind="staff_alert", recipient="role:staff", channel=Channel.TEMPLATE,
+    kit.enqueue(kind="staff_alert", recipient=Recipient.role("staff"), channel=Channel.TEMPLATE,
                 payload={"text": "新的求助申请待分派：生活困难\n请尽快处理，谢谢"}, idempotency_key="alert:9")
     kit.drain()
     (sent,) = api.delivered(TEMPLATE)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models import OutboxMessage
 from models.database import make_engine, make_session_factory
 from services import outbox
@@ -35,7 +36,7 @@ def pg(pg_url):
 def _fill(sessions, count: int) -> None:
     with sessions.begin() as session:
         for n in range(count):
-            outbox.enqueue(session, kind="holiday_reminder", recipient=f"oVolunteer{n:06d}", payload=PAYLOAD,
+            outbox.enqueue(session, kind="holiday_reminder", recipient=Recipient.person(f"oVolunteer{n:06d}"), payload=PAYLOAD,
                            idempotency_key=f"holiday:{n}")
 
 
@@ -125,7 +126,7 @@ def test_customer_service_messages_are_never_doubled_by_a_killed_worker(pg_url, 
             openid = f"oTalking{n:06d}"
             session.add(Follower(openid=openid, last_interaction_at=now, window_expires_at=now + timedelta(hours=48),
                                  window_quota=5, window_used=0))
-            outbox.enqueue(session, kind="request_update", recipient=openid, payload={"text": "您的求助已受理。"},
+            outbox.enqueue(session, kind="request_update", recipient=Recipient.person(openid), payload={"text": "您的求助已受理。"},
                            idempotency_key=f"cs:{n}")
     first = _start_worker(pg_url, api_slow, tmp_path, 8, OUTBOX_SEND_RATE=200, OUTBOX_LEASE_SECONDS=2)
     _wait_for(lambda: len(api_slow.delivered()) >= 30, 30, "the first worker to send some")

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.cli import cli
+from bot.cli.main import cli
 from models.beneficiary import Beneficiary
 from models.database import make_engine, make_session_factory
 from models.encrypted import configure_data_key

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from models import Recipient
 from models.notice import Notice
 from models.publicity import PublicityCampaign, PublicityItem
 from models.scheduler_state import JobWatermark
@@ -56,7 +57,7 @@ def test_the_year_has_chunjie_conscription_bayi_and_the_centenary(sessions):
         ("2027-05-25", "社区双拥工作站"), ("2027-06-15", "“共沐书香”送书进军营"), ("2027-07-20", "双拥展示月"),
         ("2027-08-01", "建军100周年"), ("2027-08-15", "征兵宣传"), ("2027-09-18", "全民国防教育日"),
         ("2027-09-30", "烈士纪念日")]
-    assert {r.channel for r in rows} == {"mass"} and {r.recipient for r in rows} == {"all"}
+    assert {r.channel for r in rows} == {"mass"} and {r.to for r in rows} == {Recipient.everyone()}
     assert rows[9].payload["text"].startswith("【建军100周年】今天是中国人民解放军建军100周年。")
     with sessions() as s:  # each published item is also a 最新通知 in the chat
         assert {n.title for n in s.scalars(select(Notice))} == {title for _, title in sent}

@@ -8,6 +8,7 @@ import pytest
 
 from sqlalchemy import select
 
+from models.outbox import STAFF, Recipient
 from models.reminders import ReminderRule
 from scheduler.runner import run_due
 from services.reminder_rules import add_reminder_rule
@@ -33,7 +34,7 @@ def test_chunjie_2027_reminders_move_to_the_working_day_before(sessions):
     # 春节 2027-02-06 is a Saturday. 21 days before = Sat 01-16 → Fri 01-15; 7 days = Sat 01-30 → Fri 01-29;
     # 1 day = Fri 02-05, 除夕: a statutory holiday (国务院令第795号) even before the 2027 notice → Thu 02-04.
     assert send_days(rows) == [date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 4)]
-    assert {r.recipient for r in rows} == {"role:staff"}
+    assert {r.to for r in rows} == {STAFF}
     assert [r.payload["text"] for r in sorted(rows, key=lambda r: r.not_before)] == [
         f"春节（2月6日）还有{n}天，请安排走访慰问和拥军优属活动。" for n in (22, 8, 2)]
 
@@ -69,7 +70,7 @@ def test_yearly_tasks_reach_staff(sessions):
     assert {e for e, _ in events} >= {"task_annual_report", "task_leaders_meeting_2"}
     report_days = send_days([r for r in tasks if r.payload["event"] == "task_annual_report"])
     assert report_days == [date(2027, 12, 1), date(2027, 12, 24)]  # 30 and 7 days before 12-31
-    assert all(r.recipient == "role:staff" for r in tasks)
+    assert all(r.to == STAFF for r in tasks)
 
 
 def test_reminder_to_all_followers_is_a_mass_send(sessions):
@@ -77,7 +78,7 @@ def test_reminder_to_all_followers_is_a_mass_send(sessions):
         add_reminder_rule(s, code="bayi_all", calendar_code="bayi", lead_days="1", audience="all",
                           message="明天是{name}，向人民子弟兵致敬！")
     run_days(sessions, date(2027, 7, 29), date(2027, 7, 31), only=("calendar_reminders",))
-    rows = [r for r in outbox_rows(sessions) if r.recipient == "all"]
+    rows = [r for r in outbox_rows(sessions) if r.to == Recipient.everyone()]
     assert len(rows) == 1 and rows[0].kind == "publicity" and rows[0].channel == "mass"
     assert rows[0].payload["text"] == "明天是八一建军节，向人民子弟兵致敬！"
 
@@ -119,7 +120,7 @@ def test_reminders_to_volunteers_and_visit_teams_reach_each_person_once(sessions
     run_days(sessions, date(2027, 7, 28), date(2027, 7, 30), only=("calendar_reminders",))
     rows = outbox_rows(sessions)
     volunteers = sorted(r.recipient for r in rows if r.payload["text"].startswith("八一建军节快到了"))
-    teams = sorted(r.recipient for r in rows if r.payload["text"].startswith("八一建军节走访"))
+    teams = sorted(str(r.to) for r in rows if r.payload["text"].startswith("八一建军节走访"))
     assert volunteers == ["oVolunteerA0001", "oVolunteerB0001"]  # approved volunteers only
     assert teams == ["oStaffMember001", "role:staff"]
     assert send_days([r for r in rows if r.recipient == "oVolunteerA0001"]) == [date(2027, 7, 29)]  # Thu 07-29

@@ -268,7 +268,7 @@ def cli_env(sqlite_url, tmp_path, monkeypatch):
 
 
 def run_cli(*args):
-    from bot.cli import cli
+    from bot.cli.main import cli
 
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 

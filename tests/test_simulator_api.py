@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.wechat import Rejected
-from bot.wechat_peer import WeChatPeer, text_xml
+from wechat.protocol import Rejected
+from wechat.peer import WeChatPeer, text_xml
 from tests.conftest import AES_KEY, APP_ID, TOKEN, count_rows, make_settings
 
 

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from models.outbox import STAFF
 from models import OutboxMessage
 from models.beneficiary import BeneficiaryCategory
 from models.help_request import Urgency
@@ -65,7 +66,7 @@ def test_one_digest_on_a_working_day_with_the_counts(sessions):
 
     run_due(sessions, at("2026-12-08T09:00"), only=ONLY)  # Tuesday
     [digest] = _digests(sessions)
-    assert digest.recipient == "role:staff"
+    assert digest.to == STAFF
     assert digest.idempotency_key == "staff_digest:2026-12-08"
     assert digest.payload["title"] == "今日待办"
     assert digest.payload["text"] == (
@@ -129,5 +130,5 @@ def test_250_registrations_make_no_staff_messages_only_a_count_in_the_digest(ses
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # the old flood is gone
     run_due(sessions, at("2026-12-07T09:00"), only=ONLY)
     [digest] = outbox_rows(sessions)
-    assert digest.kind == "staff_digest" and digest.recipient == "role:staff"
+    assert digest.kind == "staff_digest" and digest.to == STAFF
     assert "登记待审核250人（志愿者250，优抚对象0）" in digest.payload["text"]

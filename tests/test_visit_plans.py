@@ -14,6 +14,7 @@ from models.beneficiary import Beneficiary, BeneficiaryStatus, Household, Regist
 from models.status_event import StatusEvent
 from models.visits import PlannedVisit, VisitPlan, VisitStatus, VisitTeam, VisitTeamMember
 from models.volunteer import Volunteer, VolunteerStatus
+from models.outbox import STAFF
 from scheduler.runner import run_due
 from services.visit_campaigns import change_campaign, plan_specs, use_separate_rounds
 from services.visit_plans import record_visit, team_list
@@ -127,7 +128,7 @@ def test_plan_lists_each_household_once_by_priority_and_area(sessions, roster):
         assert [v.household_id for v in east] == [roster["martyr"], roster["disabled"]]
         assert [v.household_id for v in team_list(s, plan.id, teams["西镇"].id)] == [roster["demob"]]
     lists = outbox_rows(sessions, kind="visit_plan")
-    by_recipient = {r.recipient: r.payload["text"] for r in lists}
+    by_recipient = {str(r.to): r.payload["text"] for r in lists}
     assert set(by_recipient) == {"oVolunteerEast01", "oVolunteerEast02", "oVolunteerWest01", "role:staff"}
     martyr, disabled = visits[roster["martyr"]].id, visits[roster["disabled"]].id
     # Each volunteer gets their own households: an even share, village by village.
@@ -159,7 +160,7 @@ def test_a_staff_member_of_a_team_gets_the_summary_or_the_list_when_alone(sessio
         add_household(s, "东镇", "DISABLED")
         add_household(s, "西镇", "DEMOB_OLD")
     run_due(sessions, at("2027-01-08T08:30"), only=("visit_plans",))
-    texts = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan")}
+    texts = {str(r.to): r.payload["text"] for r in outbox_rows(sessions, kind="visit_plan")}
     assert texts["oStaffEast00001"] == ("2027年元旦春节走访慰问：东镇走访组共1户待走访（重点对象1户），"
                                         "请在1月15日至2月20日完成。名单已分给本组志愿者，每人收到自己负责的几户。")
     assert "请您走访以下1户" in texts["oVolunteerEast01"]
@@ -173,7 +174,7 @@ def test_a_member_who_leaves_hands_their_households_to_the_others(sessions, rost
         volunteer = s.scalars(select(Volunteer).where(Volunteer.openid == "oVolunteerEast02")).one()
         s.delete(s.scalars(select(VisitTeamMember).where(VisitTeamMember.volunteer_id == volunteer.id)).one())
     run_due(sessions, at("2027-01-09T08:30"), only=("visit_plans",))
-    updates = {r.recipient: r.payload["text"] for r in outbox_rows(sessions)
+    updates = {str(r.to): r.payload["text"] for r in outbox_rows(sessions)
                if r.idempotency_key.startswith("visit_plan_update")}
     assert updates == {"oVolunteerEast01": (
         "2027年元旦春节走访慰问：东镇走访组新分给您1户，请在1月15日至2月20日走访。"
@@ -222,11 +223,11 @@ def test_regeneration_adds_new_households_and_doubles_nothing(sessions, roster):
         assert {t.town for t in s.scalars(select(VisitTeam))} == {"东镇", "西镇", "南镇"}
     updates = [r for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan_update")]
     # The new 东镇 household goes to the volunteer under an even share (East02 visited theirs).
-    assert {r.recipient for r in updates} == {"oVolunteerEast02", "role:staff"}
+    assert {str(r.to) for r in updates} == {"oVolunteerEast02", "role:staff"}
     east = [r.payload["text"] for r in updates if r.recipient == "oVolunteerEast02"]
     assert east[0].startswith("2027年元旦春节走访慰问：东镇走访组新分给您1户") and f"编号{visits[new_one].id}" in east[0]
     # Only one first list per person, however often the plan is refreshed.
-    firsts = [r.recipient for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan:")]
+    firsts = [str(r.to) for r in outbox_rows(sessions, kind="visit_plan") if r.idempotency_key.startswith("visit_plan:")]
     assert len(firsts) == len(set(firsts))
 
 
@@ -256,7 +257,7 @@ def test_households_are_overdue_only_after_the_window_has_ended(sessions, roster
     visits = _visits(sessions, plan.id)
     assert visits[roster["disabled"]].status == VisitStatus.DONE
     assert {visits[roster[k]].status for k in ("martyr", "demob")} == {VisitStatus.OVERDUE}
-    overdue = {r.recipient: r.payload["text"] for r in outbox_rows(sessions, kind="visit_overdue")}
+    overdue = {str(r.to): r.payload["text"] for r in outbox_rows(sessions, kind="visit_overdue")}
     assert overdue["oVolunteerEast01"] == ("2027年元旦春节走访慰问已于2月20日结束，东镇走访组还有1户没有走访。"
                                           "请尽快补访，走访后回复“已走访”和编号登记。")
     assert "共2户未走访" in overdue["role:staff"]
@@ -285,7 +286,7 @@ def test_downtime_across_the_window_end_still_closes_the_plan(sessions, roster, 
     run_due(sessions, at(f"{back_on}T08:30"), only=("visit_plans",))
     visits = _visits(sessions, plan.id)
     assert len(visits) == 3 and {v.status for v in visits.values()} == {VisitStatus.OVERDUE}
-    assert len([r for r in outbox_rows(sessions, kind="visit_overdue") if r.recipient == "role:staff"]) == 1
+    assert len([r for r in outbox_rows(sessions, kind="visit_overdue") if r.to == STAFF]) == 1
     assert not [r for r in outbox_rows(sessions) if r.idempotency_key.startswith("visit_plan_update")]
 
 
@@ -293,7 +294,7 @@ def test_installed_after_the_planning_day_the_plan_is_made_at_once(sessions, ros
     run_due(sessions, at("2027-02-06T09:00"), only=("visit_plans",))  # 初一: the window runs to 元宵
     plan = _plan(sessions, "liangjie")
     assert len(_visits(sessions, plan.id)) == 3 and plan.overdue_flagged_at is None
-    assert {r.recipient for r in outbox_rows(sessions, kind="visit_plan")} >= {"oVolunteerEast01", "role:staff"}
+    assert {str(r.to) for r in outbox_rows(sessions, kind="visit_plan")} >= {"oVolunteerEast01", "role:staff"}
 
 
 def test_installed_after_the_window_no_plan_is_made(sessions, roster):

@@ -9,7 +9,8 @@ import time
 import pytest
 import redis as redis_lib
 
-from bot.wechat_api import DatabaseTokenStore, Token, make_client
+from wechat.api import make_client
+from wechat.token_store import DatabaseTokenStore, Token
 from models.database import make_engine, make_session_factory
 from services.delivery_policy import ApiError
 from tests.fake_wechat_api import APP_ID, CUSTOM, STABLE_TOKEN, TEMPLATE, FakeWeChatApi

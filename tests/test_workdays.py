@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from services.workdays import WorkCalendar, clear_override, set_override
+from models.outbox import STAFF
 from tests.scheduler_helpers import cli_env, run_cli, seeded_sessions
 
 
@@ -127,7 +128,7 @@ def test_staff_are_asked_once_in_december_for_next_years_swaps(db_url):
     with seeded_sessions(db_url) as sessions:
         run_days(sessions, date(2026, 11, 28), date(2026, 12, 31), only=("calendar_reminders",))
         rows = outbox_rows(sessions, key_prefix="workday_swaps_missing:")
-        assert [(r.idempotency_key, r.recipient) for r in rows] == [("workday_swaps_missing:2027", "role:staff")]
+        assert [(r.idempotency_key, r.to) for r in rows] == [("workday_swaps_missing:2027", STAFF)]
         assert rows[0].payload["text"].startswith("2027年的放假调休安排还没有录入")
         with sessions.begin() as s:  # staff enter the 2028 notice before December 2027
             set_override(s, date(2028, 1, 29), True, "春节调休上班")

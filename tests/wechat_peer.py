@@ -1,7 +1,7 @@
 """Plays WeChat's side of the webhook protocol: signs, encrypts and posts messages.
 
 Built from the protocol description (wechat-platform.md §1–§4) with wechatpy's
-crypto, independently of the project's own `bot.wechat` helpers.
+crypto, independently of the project's own `wechat.protocol` helpers.
 """
 
 from __future__ import annotations

@@ -353,7 +353,7 @@ def _qr_creator():
         return None
     client = current_app.extensions.get(CLIENT_KEY)
     if client is None:
-        from bot.wechat_api import make_client
+        from wechat.api import make_client
 
         rt = runtime()
         client = make_client(settings, redis=rt.redis, sessions=rt.sessions, pool_size=2)

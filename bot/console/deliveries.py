@@ -66,7 +66,7 @@ def deliveries():
     return render_template(
         "console/deliveries/list.html",
         page=Page(rows, total, number),
-        names=delivery_log.recipients(db(), [row.recipient for row in rows]),
+        names=delivery_log.recipients(db(), [row.to for row in rows]),
         shown=shown,
         log=delivery_log,
         **_options(),
@@ -87,7 +87,7 @@ def delivery(outbox_id: int):
     return render_template(
         "console/deliveries/detail.html",
         row=row,
-        name=delivery_log.recipients(db(), [row.recipient])[row.recipient],
+        name=delivery_log.recipients(db(), [row.to])[row.to],
         text=delivery_log.payload_text(row.payload),
         fields=(row.payload or {}).get("fields") if isinstance((row.payload or {}).get("fields"), dict) else None,
         title=(row.payload or {}).get("title"),

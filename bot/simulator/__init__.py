@@ -8,7 +8,7 @@ travel refuses a database holding anything but demo data.
 
 The page never calls the handlers: every message goes over real HTTP to this
 server's /wechat, signed (and sealed in safe mode) as WeChat would send it, via
-bot.wechat_peer. Pushes are read back from the outbox rows the sandbox delivered.
+wechat.peer. Pushes are read back from the outbox rows the sandbox delivered.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from flask_login import current_user
 from bot.console.access import can
 from bot.runtime import runtime
 from bot.simulator import data
-from bot.wechat import Rejected
-from bot.wechat_peer import WeChatPeer, event_xml, text_xml
+from wechat.protocol import Rejected
+from wechat.peer import WeChatPeer, event_xml, text_xml
 from handlers.site import menu
 from scheduler.time_travel import TravelError, travel
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from models.activity import Activity, ActivityStatus
 from models.outbound import Follower, FollowerStatus, StaffOpenid
-from models.outbox import Channel, OutboxMessage, OutboxStatus
+from models.outbox import Channel, OutboxMessage, OutboxStatus, Recipient
 from models.volunteer import Volunteer
 from services.delivery_policy import text_of
 from services.demo_data import DEMO_OPENID_PREFIX
@@ -53,7 +53,7 @@ def pushes(session: Session, openid: str, after: int) -> list[dict]:
     """Messages the sandbox delivered to this person after outbox row `after`, oldest first."""
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.recipient == openid, OutboxMessage.status == OutboxStatus.SENT,
+        .where(OutboxMessage.addressed_to(Recipient.person(openid)), OutboxMessage.status == OutboxStatus.SENT,
                OutboxMessage.channel == Channel.SANDBOX, OutboxMessage.id > after)
         .order_by(OutboxMessage.id)
         .limit(MAX_PUSHES)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from bot.cli import cli, open_database
+from bot.cli.root import cli, open_database
 from models.staff_account import StaffRole
 
 ROLES = click.Choice([r.value for r in StaffRole])

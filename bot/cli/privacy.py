@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import _prepare_database, cli, open_database
+from bot.cli.root import prepare_database, cli, open_database
 from config import Settings
 
 
@@ -25,7 +25,7 @@ def rotate_keys(batch: int) -> None:
     from services.key_rotation import remaining, rotate
 
     settings = Settings.from_env()
-    _prepare_database(settings)
+    prepare_database(settings)
     with open_database(settings) as (_settings, _engine, sessions):
         with sessions.begin() as session:
             backfill(session)  # plaintext left from before encryption: encrypt it first

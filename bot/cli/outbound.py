@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
-import threading
 import uuid
 
 import click
 
-from bot.cli import _prepare_database, cli
+from bot.cli.root import prepare_database, cli
 from bot.logs import configure_logging, openid_hash
 from config import Settings
-from models import OutboxStatus, StaffOpenid, utcnow
+from models import OutboxStatus, Recipient, StaffOpenid, utcnow
 from models.outbox import OPENID
 from models.database import make_engine, make_session_factory
 from models.encrypted import configure_data_key
@@ -25,44 +23,8 @@ NOTIFY_TEXT_LIMIT = 600
 
 def _open(settings: Settings):
     configure_data_key(settings.data_encryption_key)
-    # SQLAlchemy's default pool (5 + 10 overflow) is enough: a sending thread holds a
-    # connection only for its short transactions, never across the HTTP call.
     engine = make_engine(settings.database_url)
     return engine, make_session_factory(engine)
-
-
-def _redis(settings: Settings):
-    if not settings.redis_url:
-        return None
-    import redis
-
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-
-
-def build_worker(settings: Settings, sessions, engine, concurrency: int | None = None):
-    """The delivery worker as configured: sandbox or WeChat, Redis or database for token and rate."""
-    from bot.wechat_api import WeChatTransport, make_client
-    from scheduler.delivery import DeliveryWorker, delivery_config
-    from scheduler.send_rate import DatabaseSendRate, RedisSendRate
-
-    concurrency = concurrency or settings.outbox_worker_concurrency
-    redis_client = _redis(settings)
-    transport = rate = None
-    if not settings.sandbox:
-        client = make_client(settings, redis=redis_client, sessions=sessions, pool_size=concurrency)
-        transport = WeChatTransport(client)
-        if redis_client is not None:
-            rate = RedisSendRate(redis_client, settings.outbox_send_rate)
-        else:
-            rate = DatabaseSendRate(engine, settings.outbox_send_rate)
-    return DeliveryWorker(
-        sessions,
-        delivery_config(settings),
-        transport,
-        rate,
-        concurrency=concurrency,
-        lease_seconds=settings.outbox_lease_seconds,
-    )
 
 
 @cli.command("worker")
@@ -71,25 +33,12 @@ def build_worker(settings: Settings, sessions, engine, concurrency: int | None =
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 def worker(concurrency: int | None, once: bool) -> None:
     """Deliver the outbox. Run as many as you like, on as many machines as you like."""
+    from worker.main import run
+
     settings = Settings.from_env()
     configure_logging(settings.log_level, json_lines=not settings.development)
-    _prepare_database(settings)
-    engine, sessions = _open(settings)
-    delivery_worker = build_worker(settings, sessions, engine, concurrency)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    mode = "sandbox" if settings.sandbox else f"WeChat API at {settings.wechat_api_base_url}"
-    click.echo(
-        f"delivery worker: {mode}, {delivery_worker.concurrency} in flight, "
-        f"{settings.outbox_send_rate:g} messages/s across all workers",
-        err=True,
-    )
-    try:
-        delivery_worker.run(stop, until_idle=once)
-    finally:
-        engine.dispose()
-    click.echo(f"delivery worker stopped after {delivery_worker.delivered} rows", err=True)
+    prepare_database(settings)
+    run(settings, concurrency=concurrency, once=once, say=lambda line: click.echo(line, err=True))
 
 
 @cli.group("outbox", invoke_without_command=True)
@@ -117,7 +66,8 @@ def outbox_group(ctx: click.Context, status: str | None, limit: int) -> None:
 
 
 def _row_line(settings: Settings, row) -> str:
-    recipient = row.recipient if not OPENID.fullmatch(row.recipient) else f"openid#{openid_hash(settings.secret_key, row.recipient)}"
+    to = row.to
+    recipient = f"openid#{openid_hash(settings.secret_key, to.value)}" if to.is_person else str(to)
     line = (
         f"{row.id:>6}  {row.status:<9} {row.kind:<20} {row.channel:<16} {recipient:<20} "
         f"attempts={row.attempts} updated={row.updated_at:%Y-%m-%d %H:%M:%S}Z"
@@ -163,7 +113,7 @@ def notify(openid: str, text_: str, kind: str) -> None:
     engine, sessions = _open(settings)
     try:
         with sessions.begin() as session:
-            row = outbox.enqueue(session, kind=kind, recipient=openid, payload={"text": text_},
+            row = outbox.enqueue(session, kind=kind, recipient=Recipient.person(openid), payload={"text": text_},
                                  idempotency_key=f"notify:{uuid.uuid4().hex}")
             row_id = row.id
     except PayloadError as error:

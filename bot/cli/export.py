@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import cli, open_database
+from bot.cli.root import cli, open_database
 
 CLI_ACTOR = "cli"
 

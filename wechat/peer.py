@@ -1,7 +1,7 @@
 """WeChat's side of the webhook, for the sandbox tools (`python -m bot chat`, the simulator):
 build the XML WeChat would post, sign it (and seal it in safe mode), read the reply.
 
-The signing and AES envelope are bot.wechat's own (sign, MessageCrypto); tests keep an
+The signing and AES envelope are wechat.protocol's own (sign, MessageCrypto); tests keep an
 independent peer (tests/wechat_peer.py) so the protocol is not checked against itself.
 """
 
@@ -13,7 +13,7 @@ import time
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
-from bot.wechat import MessageCrypto, _parse_xml, sign
+from wechat.protocol import MessageCrypto, _parse_xml, sign
 
 ACCOUNT = "gh_sandbox_demo"
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000 + secrets.randbelow(1000))

@@ -2,8 +2,8 @@
 
 Several workers may run on several machines: claims never overlap (see
 services.delivery.claim_due), a global send rate holds across all of them
-(scheduler/send_rate.py), and a row a dead worker left in `sending` is taken
-back when its lease runs out. The transport (bot/wechat_api.py) is handed in,
+(worker/send_rate.py), and a row a dead worker left in `sending` is taken
+back when its lease runs out. The transport (wechat/api.py) is handed in,
 so this module knows nothing of HTTP or wechatpy.
 """
 
@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import utcnow
-from scheduler.send_rate import SendRate
+from worker.send_rate import SendRate
 from services import delivery, metrics
 from services.delivery import Claimed, DeliveryConfig, Send
 from services.delivery_policy import ApiError, PayloadError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import cli, open_database
+from bot.cli.root import cli, open_database
 from models import utcnow
 from services import roster_import, roster_template
 from services.roster_sheet import FIELDS, SheetError

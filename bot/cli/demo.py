@@ -16,7 +16,7 @@ import urllib.request
 
 import click
 
-from bot.cli import _prepare_database, cli, open_database
+from bot.cli.root import prepare_database, cli, open_database
 from config import Settings
 
 ADMIN_USERNAME = "admin"
@@ -41,7 +41,7 @@ def seed_demo(force: bool) -> None:
     from services.demo_data import NotDemoData
 
     settings = Settings.from_env()
-    _prepare_database(settings)
+    prepare_database(settings)
     with open_database(settings) as (settings, _engine, sessions):
         ensure_seeded(sessions)  # the built-in calendar and the publicity calendar
         started = time.monotonic()
@@ -79,7 +79,7 @@ def demo(host: str, port: int) -> None:
     if os.environ.get("WECHAT_APP_ID") or Settings.from_env().wechat_app_id:
         raise click.ClickException("WECHAT_APP_ID is set: the demo runs only in the sandbox, it must never message real people")
     settings = Settings.from_env()
-    _prepare_database(settings)
+    prepare_database(settings)
     with open_database(settings) as (settings, _engine, sessions):
         ensure_seeded(sessions)
         with sessions() as session:
@@ -145,7 +145,7 @@ def _menu_items(settings: Settings):
 
 class _Chat:
     def __init__(self, settings: Settings, url: str, openid: str, sessions):
-        from bot.wechat_peer import WeChatPeer
+        from wechat.peer import WeChatPeer
 
         self.peer = WeChatPeer.from_settings(settings)
         self.url = url.rstrip("/") + "/wechat"
@@ -180,10 +180,10 @@ class _Chat:
         """Print what the sandbox delivered to this user after outbox row `seen` (None: only note the last)."""
         from sqlalchemy import func, select
 
-        from models.outbox import Channel, OutboxMessage, OutboxStatus
+        from models.outbox import Channel, OutboxMessage, OutboxStatus, Recipient
         from services.delivery_policy import text_of
 
-        mine = (OutboxMessage.recipient == self.openid, OutboxMessage.channel == Channel.SANDBOX,
+        mine = (OutboxMessage.addressed_to(Recipient.person(self.openid)), OutboxMessage.channel == Channel.SANDBOX,
                 OutboxMessage.status == OutboxStatus.SENT)
         with self.sessions() as session:
             if seen is None:
@@ -201,7 +201,7 @@ class _Chat:
               help="Seconds to keep showing pushes after the input ends.")
 def chat(url: str, openid: str | None, linger: float) -> None:
     """Chat with the account from the terminal; /menu, /menu N, /scan SCENE, /quit."""
-    from bot.wechat_peer import event_xml, text_xml
+    from wechat.peer import event_xml, text_xml
 
     with open_database() as (settings, _engine, sessions):
         new = openid is None

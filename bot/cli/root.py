@@ -1,4 +1,6 @@
-"""`python -m bot …`: Flask's click CLI with the commands deployments rely on."""
+"""The root of `python -m bot …`: Flask's click group and what several commands share
+(opening the database, checking its schema). It imports no command module: each of them
+(bot/cli/*.py) registers itself on `cli`, and bot/cli/main.py imports them all."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from bot.server import run_gunicorn
 
     settings = Settings.from_env()
-    _prepare_database(settings)
+    prepare_database(settings)
     click.echo(f"双拥助手 serving on http://{host}:{port}  (webhook /wechat, health /healthz)", err=True)
     run_gunicorn(settings, host=host, port=port, workers=workers, threads=threads)
 
@@ -50,7 +52,7 @@ def database_reason(error: BaseException) -> str:
     return lines[0].strip() if lines else type(original).__name__
 
 
-def _prepare_database(settings: Settings) -> None:
+def prepare_database(settings: Settings) -> None:
     from models.database import make_engine
     from models.schema import current_revision, head_revision, upgrade
 
@@ -141,14 +143,3 @@ def prune() -> None:
     with runtime().sessions.begin() as session:
         attempts = staff_accounts.prune_attempts(session, utcnow())
     click.echo(f"removed {removed} expired inbound records and {attempts} sign-in attempts older than 90 days")
-
-
-from bot import cli_outbound  # noqa: E402,F401  (worker, outbox, notify, staff)
-from bot import cli_scheduler  # noqa: E402,F401  (scheduler, run-jobs, calendar, workday, calendar-rule)
-from bot import cli_conversations  # noqa: E402,F401  (menu sync)
-from bot import cli_pairs  # noqa: E402,F401  (pair add/contact/end/list)
-from bot import cli_demo  # noqa: E402,F401  (seed-demo, demo, chat)
-from bot import cli_staff  # noqa: E402,F401  (staff-user add/passwd/disable/enable/list)
-from bot import cli_privacy  # noqa: E402,F401  (rotate-keys, retention, backup, restore)
-from bot import cli_export  # noqa: E402,F401  (export: 台账, 名单, 签领表, 花名册, 优待金)
-from bot import cli_roster  # noqa: E402,F401  (roster import/template)

@@ -6,7 +6,7 @@ from datetime import datetime, time
 
 import click
 
-from bot.cli import cli, open_database
+from bot.cli.root import cli, open_database
 from models import utcnow
 from models.care_pair import ContactMethod
 from services import care_pairs

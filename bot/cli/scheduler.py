@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from bot.cli import cli
-from bot.cli import open_database as _database
+from bot.cli.root import cli
+from bot.cli.root import open_database as _database
 from config import Settings
 
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a run "for now" is never refused
@@ -27,11 +27,11 @@ def _batch_options() -> tuple[int, float]:
 @click.option("--with-worker", is_flag=True, help="Also deliver the outbox in this process (a single machine).")
 def scheduler_command(with_worker: bool) -> None:
     """Run the scheduler (one active per database; others wait as standbys)."""
-    from bot.cli import _prepare_database
+    from bot.cli.root import prepare_database
     from scheduler.process import SchedulerProcess
 
     settings = Settings.from_env()
-    _prepare_database(settings)
+    prepare_database(settings)
     with _database(settings) as (settings, engine, sessions):
         size, pause = _batch_options()
         from services.retention import RetentionPolicy
@@ -40,7 +40,7 @@ def scheduler_command(with_worker: bool) -> None:
                                    retention=RetentionPolicy.from_settings(settings))
         stop, delivery = threading.Event(), None
         if with_worker:
-            from bot.cli_outbound import build_worker
+            from worker.main import build_worker
 
             worker = build_worker(settings, sessions, engine)
             delivery = threading.Thread(target=worker.run, args=(stop,), name="delivery", daemon=True)

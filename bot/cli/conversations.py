@@ -10,7 +10,7 @@ import json
 
 import click
 
-from bot.cli import cli
+from bot.cli.root import cli
 from config import ConfigError, Settings
 
 MAX_BUTTONS, MAX_SUB_BUTTONS = 3, 5
@@ -73,7 +73,7 @@ def menu_sync(check: bool) -> None:
 
 
 def _push(settings: Settings, body: dict) -> None:
-    from bot.wechat_api import make_client
+    from wechat.api import make_client
     from models.database import make_engine, make_session_factory
     from models.encrypted import configure_data_key
     from services.delivery_policy import ApiError
