@@ -28,6 +28,14 @@ def mask_text(value: str | None, keep: int = 6) -> str:
     return value if len(value) <= keep else value[:keep] + "…"
 
 
+SUMMARY_CHARS = 60
+
+
+def shorten(text: str, keep: int = SUMMARY_CHARS) -> str:
+    """A long free-text answer in a summary: its beginning and how long it is."""
+    return text if len(text) <= keep else f"{text[:keep]}…（共{len(text)}字）"
+
+
 def local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL)
 

@@ -151,7 +151,10 @@ def person_name(text: str) -> str:
     return value
 
 
-def free_text(text: str, *, min_chars: int = 4, max_chars: int = 500, example: str = "") -> str:
+LONG_TEXT = 5000  # what a person (or a grandchild typing for them) really writes; summaries shorten it
+
+
+def free_text(text: str, *, min_chars: int = 4, max_chars: int = LONG_TEXT, example: str = "") -> str:
     value = (text or "").strip()
     if len(value) < min_chars:
         tail = f"，例如“{example}”" if example else ""

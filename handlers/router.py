@@ -7,7 +7,7 @@ menu clicks), the global commands (取消 返回 帮助 人工), the active form
 a clarifying question, keywords, a receipt number anywhere in the text, then the user's
 own words (handlers/intents: act when sure, ask with numbered choices when not), the
 FAQ keywords, and a fallback that lists what can be typed. Menu keys, typed keywords
-and understood intents lead to the same `Entry` (an intent is named like its entry).
+and understood intents lead to the same `Entry` (a flow's registration; an intent is named like it).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import dialog, intents, site, texts, understanding
+from handlers import forms, intents, site, texts, understanding
 from handlers.fields import normalize
+from handlers.forms import Flow
 from handlers.flows import (activities, beneficiary, faq, follow, handover, help_request, info, profile, progress,
                             staff_link, visits, volunteer)
 from handlers.message import Context
@@ -38,47 +39,29 @@ class Route:
     handle: Handler
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A flow's front door: typed words, an optional menu key, and what starts it."""
-
-    name: str
-    title: str
-    words: tuple[str, ...]
-    start: Handler
-    key: str | None = None  # CLICK key in deploy/menu.toml
-    form: str | None = None  # the form it opens, so re-entering it is recognised
-    pattern: re.Pattern | None = None
-
-    def matches(self, text: str) -> bool:
-        return text in self.words or text == self.title or bool(self.pattern and self.pattern.fullmatch(text))
-
-
+# A flow's front door (words, menu key, guard, forms, begin) is registered once, beside the
+# flow (handlers.forms.Flow); the flows without a form are listed here. Order = matching order.
+Entry = Flow
 ENTRIES: tuple[Entry, ...] = (
-    Entry("volunteer", "志愿者报名", ("志愿者", "报名志愿者", "我要当志愿者", "加入志愿者"), volunteer.begin,
-          key="VOLUNTEER_SIGNUP", form="volunteer"),
-    Entry("activity", "活动报名", ("活动", "报名活动", "近期活动"), activities.begin,
-          key="ACTIVITY_SIGNUP", form="activity"),
-    Entry("cancel_signup", "取消报名", ("取消活动",), activities.begin_cancel, form="activity_cancel"),
+    volunteer.FLOW,
+    activities.FLOW,
+    activities.CANCEL_FLOW,
     Entry("my_activities", "我的活动", ("我报名的活动",), activities.my_activities),
-    Entry("beneficiary", "优抚对象登记", ("优抚登记", "优抚对象", "登记"), beneficiary.begin,
-          key="BENEFICIARY_REGISTER", form="beneficiary"),
-    Entry("request", "提交求助", ("求助", "我要求助"), help_request.begin, key="REQUEST_SUBMIT", form="help_request"),
+    beneficiary.FLOW,
+    help_request.FLOW,
     Entry("progress", "查询进度", ("进度", "我的求助", "查进度"), progress.overview, key="REQUEST_PROGRESS"),
     Entry("timeline", "进度查询", (), progress.timeline,
           pattern=re.compile(r"(进度|查询|查询进度)\s*SY\d{4}-\d{3,}", re.IGNORECASE)),
-    Entry("rate", "服务评价", ("评价", "回访", "打分"), progress.rate, form="rating",
-          pattern=re.compile(r"评价\s*SY\d{4}-\d{3,}", re.IGNORECASE)),
-    Entry("faq", "政策咨询", ("咨询", "政策", "问政策"), faq.begin, key="POLICY_FAQ", form="faq"),
+    progress.RATE_FLOW,
+    faq.FLOW,
     Entry("notices", "最新通知", ("通知", "公告"), info.latest_notices, key="NOTICES"),
     Entry("my_info", "我的信息", ("个人信息", "我的资料"), profile.show, key="MY_INFO"),
-    Entry("change_info", "修改信息", ("修改", "修改我的信息"), profile.change),
-    Entry("erase", "删除我的信息", ("删除信息", "注销"), profile.erase, form="erase"),
+    profile.CHANGE_FLOW,
+    profile.ERASE_FLOW,
     Entry("export_info", "导出我的信息", ("导出信息", "我的信息副本", "复制我的信息"), profile.export),
-    Entry("withdraw_consent", "撤回同意", ("撤销同意", "取消同意", "撤回授权"), profile.withdraw,
-          form="withdraw_consent"),
+    profile.WITHDRAW_FLOW,
     Entry("contact", "联系我们", ("联系方式", "电话", "地址"), info.contact_us, key="CONTACT_US"),
-    Entry("visit_log", "走访登记", ("登记走访", "走访名单", "我的走访名单"), visits.begin, form="visit_log"),
+    visits.FLOW,
     Entry("record_visit", "登记走访", ("已走访",), visits.record, pattern=visits.PATTERN),
 )
 _BY_KEY = {e.key: e for e in ENTRIES if e.key}
@@ -119,7 +102,7 @@ def always(_ctx: Context) -> bool:
 
 
 def in_form(ctx: Context) -> bool:
-    return dialog.active_form(ctx) is not None
+    return forms.active_form(ctx) is not None
 
 
 def is_known_click(ctx: Context) -> bool:
@@ -151,7 +134,7 @@ def welcome(_ctx: Context) -> Reply:
 
 
 def show_help(ctx: Context) -> Reply:
-    return dialog.explain(ctx) if in_form(ctx) else texts.HELP
+    return forms.explain(ctx) if in_form(ctx) else texts.HELP
 
 
 def fallback(_ctx: Context) -> Reply:
@@ -167,23 +150,23 @@ def no_reply(_ctx: Context) -> Reply:
 
 
 def cancel(ctx: Context) -> Reply:
-    return dialog.cancel(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
+    return forms.cancel(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
 
 
 def back(ctx: Context) -> Reply:
-    return dialog.back(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
+    return forms.back(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
 
 
 def hand_over(ctx: Context) -> Reply:
-    during = dialog.title_of_active(ctx)
-    dialog.end_silently(ctx)
+    during = forms.title_of_active(ctx)
+    forms.end_silently(ctx)
     return handover.hand_over(ctx, during)
 
 
 def begin(ctx: Context, entry: Entry) -> Reply:
     """Start a flow — or, in the middle of another form, ask first whether to abandon it."""
     if in_form(ctx):
-        return dialog.handle_entry(ctx, entry)
+        return forms.handle_entry(ctx, entry)
     return entry.start(ctx)
 
 
@@ -192,7 +175,7 @@ def start_named(ctx: Context, name: str) -> Reply:
 
 
 def continue_form(ctx: Context) -> Reply:
-    return dialog.handle(ctx, entry_for, start_named)
+    return forms.handle(ctx, forms.Host(entry_for, start_named, hand_over))
 
 
 def start_from_keyword(ctx: Context) -> Reply:
@@ -273,7 +256,7 @@ ROUTES: tuple[Route, ...] = (
 
 def dispatch(ctx: Context, routes: tuple[Route, ...] = ROUTES) -> Reply:
     ctx.state = conversations.lock(ctx.session, ctx.message.openid, ctx.now)
-    notice = dialog.check_stale(ctx)
+    notice = forms.check_stale(ctx)
     understanding.forget_unless_answered(ctx)
     reply = next((route.handle(ctx) for route in routes if route.test(ctx)), texts.FALLBACK)
     if notice:

@@ -24,7 +24,9 @@ class ConversationState(Base):
 
     openid: Mapped[str] = mapped_column(String(64), primary_key=True)
     form: Mapped[str | None] = mapped_column(String(48))
-    step: Mapped[str | None] = mapped_column(String(48))  # a field key, or ":confirm", ":edit", ":switch"
+    # A readable copy of the step (a field key, ":confirm", ":edit", ":switch"); the typed step
+    # is in `scratch` (handlers/forms/state.py), older rows have only this.
+    step: Mapped[str | None] = mapped_column(String(48))
     answers: Mapped[Any] = mapped_column(EncryptedJSON(), nullable=True)
     scratch: Mapped[Any] = mapped_column(JSON, nullable=True)
     version: Mapped[int] = mapped_column(default=0)

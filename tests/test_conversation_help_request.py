@@ -71,10 +71,11 @@ def test_a_voice_message_is_accepted_as_the_description(new_chat, db):
     chat = new_chat("oHelp3")
     chat.run(UP_TO_CONTACT[:2])
     assert chat.media("voice", "MEDIA_VOICE_1") == "情况紧急吗？\n1 一般  2 紧急"
-    assert chat.media("image", "MEDIA_IMAGE_1") == f"这一步需要文字回答，请直接打字回复。\n1 一般  2 紧急\n{EXIT}"
+    # A picture where a choice is wanted: said so, and the whole question asked again.
+    assert chat.media("image", "MEDIA_IMAGE_1") == f"收到您的图片，不过这一步需要回复选项前的数字。\n情况紧急吗？\n1 一般  2 紧急\n{EXIT}"
     chat.run([
         ("1", has("为谁求助")), ("1", "联系人姓名："), ("王大山", has("联系电话")), ("13811110000", CONSENT),
-        ("同意", has("情况：（语音留言）")),
+        ("同意", has("情况：语音1条\n")),
         ("1", has("SY2026-000001")),
     ])
     [request] = db.scalars(select(HelpRequest))

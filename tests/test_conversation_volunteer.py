@@ -190,7 +190,7 @@ def test_help_explains_the_current_question(new_chat):
     chat = new_chat("oVolunteerJ")
     chat.run(UP_TO_SUMMARY[:2] + [
         ("帮助", "手机号用于活动通知和联系，只有工作人员能看到。\n张伟民您好！请输入您的手机号：\n"
-                 "回复“返回”回到上一步，“取消”退出，“人工”请工作人员帮您。"),
+                 "回复“返回”回到上一步，“修改”改已填的内容，“取消”退出，“人工”请工作人员帮您。"),
     ])
 
 

@@ -83,6 +83,17 @@ class Chat:
         )
         return self._post(xml)
 
+    def location(self, label: str, x: str = "30.572815", y: str = "104.066801") -> str | None:
+        """A shared location, as WeChat sends it: coordinates and the place's name (Label)."""
+        xml = (
+            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{self.openid}]]></FromUserName>"
+            f"<CreateTime>1738368000</CreateTime><MsgType><![CDATA[location]]></MsgType>"
+            f"<Location_X>{x}</Location_X><Location_Y>{y}</Location_Y><Scale>16</Scale>"
+            f"<Label><![CDATA[{label}]]></Label><MsgId>{next(_msg_ids)}</MsgId></xml>"
+        )
+        return self._post(xml)
+
     def _post(self, xml: str) -> str | None:
         response = self.peer.post(self.client, xml)
         assert response.status_code == 200, response.status_code

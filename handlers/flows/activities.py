@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from handlers.dialog import Answers, Field, Form, Stop, register, start
+from handlers.forms import Answers, Field, Flow, Form, Stop, register, start
 from handlers.display import day_and_time
 from handlers.fields import Option
 from handlers.message import Context
@@ -94,15 +94,24 @@ CANCEL = register(Form(
 ))
 
 
-def begin(ctx: Context) -> str:
+def volunteers_only(ctx: Context) -> str | None:
     volunteer = volunteers.find(ctx.session, ctx.message.openid)
     if volunteer is None or volunteer.status in (VolunteerStatus.REJECTED, VolunteerStatus.WITHDRAWN):
         return "参加活动需要先报名拥军志愿者，回复“志愿者报名”开始，约需2分钟。"
+    return None
+
+
+def begin(ctx: Context) -> str:
     return start(ctx, SIGNUP)
 
 
 def begin_cancel(ctx: Context) -> str:
     return start(ctx, CANCEL)
+
+
+FLOW = Flow("activity", "活动报名", ("活动", "报名活动", "近期活动"), begin, key="ACTIVITY_SIGNUP", forms=(SIGNUP,),
+            guard=volunteers_only)
+CANCEL_FLOW = Flow("cancel_signup", "取消报名", ("取消活动",), begin_cancel, forms=(CANCEL,))
 
 
 def my_activities(ctx: Context) -> str:

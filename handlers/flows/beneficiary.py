@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from handlers.dialog import Answers, Field, Form, Stop, register, start
+from handlers.forms import Answers, Field, Flow, Form, Stop, register, start
 from handlers.display import mask_id, mask_mobile, mask_text
 from handlers.fields import Option, address, id_number, mobile, person_name
 from handlers.flows.common import area_fields, consent_field, known_contact
@@ -111,8 +111,9 @@ FIELDS = (
     Field("mobile", "手机", "请输入联系手机号：", parse=mobile, show=mask_mobile),
     *area_fields(),
     Field(
-        "address", "地址", "请输入详细地址，例如 河口村3组12号：", parse=address, show=lambda v: mask_text(v, 8),
-        hint="写到门牌号，方便工作人员上门走访。",
+        "address", "地址", "请输入详细地址，例如 河口村3组12号：", parse=address,
+        show=lambda v: mask_text(v, 8), accepts_location=True,
+        hint="写到门牌号，方便工作人员上门走访。也可以点“+”发送您的位置。",
     ),
     Field(
         "id_number", "身份证", "请输入优抚对象的身份证号（18位），用于核实抚恤优待资格：",
@@ -124,7 +125,6 @@ FIELDS = (
         guard=_guardian_agrees, editable=False, in_summary=False,
         hint="孩子的信息属于敏感个人信息，只有监护人同意才能保存。不是监护人请回复2。",
     ),
-    consent_field(CONSENT),
 )
 
 
@@ -158,13 +158,13 @@ def submit_changes(ctx: Context, a: Answers) -> str:
     return f"已更新{person.name}的登记信息，工作人员会重新核实。"
 
 
-FORM = register(Form("beneficiary", "优抚对象登记", FIELDS, submit, intro="优抚对象登记约需3分钟，可以为本人或家人登记。"))
-EDIT_FORM = register(
-    replace(
-        FORM, name="beneficiary_edit", title="修改优抚登记信息", submit=submit_changes, intro="",
-        fields=tuple(replace(f, guard=None) if f.key == "name" else f for f in FIELDS[:-1]),
-    )
-)
+FORM = register(Form("beneficiary", "优抚对象登记", FIELDS, submit, consent=consent_field(CONSENT),
+                     intro="优抚对象登记约需3分钟，可以为本人或家人登记。"))
+# Changing a record keeps its name check off: the person is registered, by this very record.
+EDIT_FORM = register(FORM.for_editing(
+    "beneficiary_edit", "修改优抚登记信息", submit_changes,
+    fields=tuple(replace(f, guard=None) if f.key == "name" else f for f in FIELDS),
+))
 
 
 def begin(ctx: Context) -> str:
@@ -185,3 +185,7 @@ def begin_changes(ctx: Context, person) -> str:
     if consents.has_current(ctx.session, ctx.message.openid, beneficiaries.GUARDIAN):
         current["guardian"] = "yes"
     return start(ctx, EDIT_FORM, answers=current, edit=True)
+
+
+FLOW = Flow("beneficiary", "优抚对象登记", ("优抚登记", "优抚对象", "登记"), begin,
+            key="BENEFICIARY_REGISTER", forms=(FORM,))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.dialog import Answers, Field, Stop
+from handlers.forms import Answers, Field, Stop
 from handlers.fields import Option, consent
 from handlers.message import Context
 from services import areas, beneficiaries, volunteers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.dialog import Answers, Field, Form, Stop, register, start
+from handlers.forms import Answers, Field, Flow, Form, Stop, register, start
 from handlers.fields import Option, free_text
 from handlers.message import Context
 from services import faq
@@ -41,6 +41,9 @@ ASK = register(Form(
 
 def begin(ctx: Context) -> str:
     return start(ctx, ASK)
+
+
+FLOW = Flow("faq", "政策咨询", ("咨询", "政策", "问政策"), begin, key="POLICY_FAQ", forms=(ASK,))
 
 
 def matches(ctx: Context) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import dialog, texts
+from handlers import forms, texts
 from handlers.flows import activities
 from handlers.message import Context
 from services import notices
@@ -52,5 +52,5 @@ def on_scan(ctx: Context) -> str:
 
 def on_unsubscribe(ctx: Context) -> None:
     # They can no longer read our answers: an unfinished form would only expire later.
-    dialog.end_silently(ctx)
+    forms.end_silently(ctx)
     return None

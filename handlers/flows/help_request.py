@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from handlers.dialog import Answers, Field, Form, register, start
+from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import mask_mobile
 from handlers.fields import Invalid, Option, free_text, mobile, person_name
 from handlers.flows.common import consent_field, known_contact
@@ -33,7 +33,7 @@ MILITARY_WARNING = ("为保守军事秘密，请不要填写部队番号、驻�
 
 
 def _description(text: str) -> str:
-    value = free_text(text, min_chars=4, max_chars=500, example="老人住房漏雨，需要维修")
+    value = free_text(text, min_chars=4, example="老人住房漏雨，需要维修")
     if military_terms.find(value):
         raise Invalid(MILITARY_WARNING)
     return value
@@ -42,8 +42,8 @@ def _description(text: str) -> str:
 FIELDS = (
     Field("category", "类别", "请选择求助类别：", options=CATEGORIES, columns=2),
     Field(
-        "description", "情况", "请简要说明您遇到的困难，也可以直接发语音或图片：", parse=_description, media=True,
-        show=lambda v: v if len(v) <= 20 else v[:20] + "…",
+        "description", "情况", "请简要说明您遇到的困难，也可以直接发语音或图片：", parse=_description,
+        accepts_voice=True, accepts_image=True, prose=True,
         hint="说清楚遇到了什么困难、需要什么帮助就可以，例如“老人住房漏雨，需要维修”。",
     ),
     Field("urgency", "紧急程度", "情况紧急吗？", options=URGENCY, columns=2,
@@ -51,7 +51,6 @@ FIELDS = (
     Field("for_whom", "求助对象", "为谁求助？", options=FOR_WHOM),
     Field("contact_name", "联系人", "联系人姓名：", parse=person_name),
     Field("contact_phone", "联系电话", "联系电话（手机）：", parse=mobile, show=mask_mobile),
-    consent_field(CONSENT),
 )
 
 
@@ -85,7 +84,8 @@ def submit(ctx: Context, a: Answers) -> str:
     return receipt(request.number, request.urgency)
 
 
-FORM = register(Form("help_request", "提交求助", FIELDS, submit, intro="我们来登记您的求助，约需1分钟。"))
+FORM = register(Form("help_request", "提交求助", FIELDS, submit, consent=consent_field(CONSENT),
+                     intro="我们来登记您的求助，约需1分钟。"))
 
 
 def begin(ctx: Context) -> str:
@@ -93,3 +93,6 @@ def begin(ctx: Context) -> str:
     preset = {"consent": True} if consents.has_current(ctx.session, ctx.message.openid, "help_request") else {}
     prefill = {"contact_name": known.get("name"), "contact_phone": known.get("mobile")}
     return start(ctx, FORM, prefill=prefill, answers=preset)
+
+
+FLOW = Flow("request", "提交求助", ("求助", "我要求助"), begin, key="REQUEST_SUBMIT", forms=(FORM,))

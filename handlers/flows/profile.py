@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from handlers.dialog import Answers, Field, Form, register, start
+from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import day, mask_id, mask_mobile
 from handlers.fields import Invalid, Option, normalize
 from handlers.flows import beneficiary, volunteer
@@ -149,10 +149,16 @@ WITHDRAW = register(Form(
 ))
 
 
+def _nothing_to_withdraw(ctx: Context) -> str | None:
+    return None if _consent_options(ctx) else "您目前没有需要撤回的同意。"
+
+
 def withdraw(ctx: Context) -> str:
-    if not _consent_options(ctx):
-        return "您目前没有需要撤回的同意。"
     return start(ctx, WITHDRAW)
+
+
+WITHDRAW_FLOW = Flow("withdraw_consent", "撤回同意", ("撤销同意", "取消同意", "撤回授权"), withdraw,
+                     forms=(WITHDRAW,), guard=_nothing_to_withdraw)
 
 
 # --- 修改 ----------------------------------------------------------------------
@@ -182,13 +188,20 @@ WHICH = register(Form(
 ))
 
 
+def _nothing_to_change(ctx: Context) -> str | None:
+    return None if _editable_records(ctx) else NOTHING
+
+
 def change(ctx: Context) -> str:
     records = _editable_records(ctx)
-    if not records:
-        return NOTHING
     if len(records) == 1:
         return _open(ctx, records[0].value)
     return start(ctx, WHICH)
+
+
+# Typed inside a form, 修改 changes that form's answers (handlers.forms.controls), not these.
+CHANGE_FLOW = Flow("change_info", "修改信息", ("修改", "修改我的信息"), change,
+                   forms=(WHICH, volunteer.EDIT_FORM, beneficiary.EDIT_FORM), guard=_nothing_to_change)
 
 
 # --- 删除我的信息 --------------------------------------------------------------
@@ -232,7 +245,14 @@ ERASE = register(Form(
 ))
 
 
-def erase(ctx: Context) -> str:
+def _nothing_to_erase(ctx: Context) -> str | None:
     if not _editable_records(ctx) and not help_requests.latest_for(ctx.session, ctx.message.openid, limit=1):
         return "我们没有保存您的个人信息，无需删除。"
+    return None
+
+
+def erase(ctx: Context) -> str:
     return start(ctx, ERASE)
+
+
+ERASE_FLOW = Flow("erase", "删除我的信息", ("删除信息", "注销"), erase, forms=(ERASE,), guard=_nothing_to_erase)

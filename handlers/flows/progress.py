@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.dialog import Answers, Field, Form, register, start
+from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import day, day_and_time
 from handlers.fields import Option, free_text
 from handlers.message import Context
@@ -65,8 +65,8 @@ RATING = register(Form(
     (
         Field("score", "评分", "您对这次办理满意吗？", options=SCORES),
         Field(
-            "comment", "意见", "还有什么想对我们说的吗？", optional=True,
-            parse=lambda t: free_text(t, min_chars=1, max_chars=300),
+            "comment", "意见", "还有什么想对我们说的吗？", optional=True, prose=True,
+            parse=lambda t: free_text(t, min_chars=1),
         ),
     ),
     _submit_rating,
@@ -91,3 +91,7 @@ def rate(ctx: Context) -> str:
     if request.status != RequestStatus.RESOLVED:
         return f"求助 {request.number} 还在办理中（{STATUS_LABELS[request.status]}），办结后再请您评价。"
     return start(ctx, RATING, answers={"number": request.number}, intro=f"请为求助 {request.number} 的办理打分：")
+
+
+RATE_FLOW = Flow("rate", "服务评价", ("评价", "回访", "打分"), rate, forms=(RATING,),
+                 pattern=re.compile(r"评价\s*SY\d{4}-\d{3,}", re.IGNORECASE))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from handlers.dialog import SKIP_WORDS, Answers, Field, Form, Stop, register, start
-from handlers.display import day
-from handlers.fields import Invalid, Option, normalize
+from handlers.forms import SKIP_WORDS, Answers, Field, Flow, Form, Stop, register, start
+from handlers.display import day, shorten
+from handlers.fields import LONG_TEXT, Invalid, Option, normalize
 from handlers.message import Context
 from models.beneficiary import Household
 from models.visits import PlannedVisit
@@ -35,7 +35,7 @@ def record(ctx: Context) -> str:
 # --- 走访登记: a short form over the member's own list ----------------------------------------
 
 LIST_LIMIT = 15  # one message; the rest come once these are recorded
-NOTE_LIMIT = 300
+NOTE_LIMIT = LONG_TEXT  # a long story is kept; the summary shows its beginning
 NOT_MEMBER = ("“走访登记”是走访组成员登记走访用的，您还不在走访组里。\n"
               "如果您参加了走访慰问，请联系双拥办工作人员把您加入走访组。")
 NO_PLAN = "目前没有进行中的走访慰问。有新的走访任务时，会把名单发给您。"
@@ -119,7 +119,7 @@ def _describe(ctx: Context, a: Answers) -> str:
     lines = ["请核对：", f"走访户：{_line(visit, household)}", f"走访日期：{day(ctx.now)}",
              f"慰问金：{visit_records.yuan(a.get('money'))}"]
     if _note_of(a):
-        lines.append(f"情况说明：{_note_of(a)}")
+        lines.append(f"情况说明：{shorten(_note_of(a))}")
     if _follows_up(a):
         lines.append("需要跟进：是，将转给工作人员")
     return "\n".join(lines)
@@ -156,9 +156,9 @@ VISIT_LOG = register(Form(
               parse=_money, optional=True, show=visit_records.yuan, hint="只填数字，单位是元，例如“500”。"),
         Field("note", "情况说明",
               "请简单说说走访情况，例如“身体还好”。有困难需要工作人员跟进的，请写上“需要跟进”。",
-              parse=_note, optional=True, when=lambda a: bool(a.get("money"))),
+              parse=_note, optional=True, prose=True, when=lambda a: bool(a.get("money"))),
         Field("note_why", "情况说明", "没有慰问金，请简单写一下送了什么，或为什么没有，例如“送了米和油”：",
-              parse=_note, when=lambda a: "money" in a and not a.get("money")),
+              parse=_note, prose=True, when=lambda a: "money" in a and not a.get("money")),
         Field("follow", "需要跟进", "这户有需要工作人员跟进的困难吗？", options=FOLLOW_OPTIONS, columns=2,
               when=_asks_follow_up),
     ),
@@ -167,11 +167,17 @@ VISIT_LOG = register(Form(
 ))
 
 
-def begin(ctx: Context) -> str:
-    """走访登记: for members of a visit team; anyone else gets a short answer."""
+def members_with_visits_left(ctx: Context) -> str | None:
+    """走访登记 is for members of a visit team with households left; anyone else gets a short answer."""
     try:
-        if not _open(ctx):
-            return ALL_DONE
+        return None if _open(ctx) else ALL_DONE
     except Stop as stop:
         return stop.message
+
+
+def begin(ctx: Context) -> str:
     return start(ctx, VISIT_LOG)
+
+
+FLOW = Flow("visit_log", "走访登记", ("登记走访", "走访名单", "我的走访名单"), begin, forms=(VISIT_LOG,),
+            guard=members_with_visits_left)

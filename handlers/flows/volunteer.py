@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from handlers.dialog import Answers, Field, Form, register, start
+from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import mask_mobile
 from handlers.fields import Option, mobile, person_name
 from handlers.flows.common import area_fields, consent_field, known_contact
@@ -47,7 +45,6 @@ FIELDS = (
         hint="选您愿意提供的服务，可以选几项，数字之间用空格隔开。",
     ),
     Field("availability", "时间", "您方便的服务时间：", options=AVAILABILITY, columns=3),
-    consent_field(CONSENT),
 )
 
 
@@ -73,21 +70,27 @@ def submit_changes(ctx: Context, a: Answers) -> str:
     return "已更新您的志愿者信息。回复“我的信息”可查看。"
 
 
-FORM = register(Form("volunteer", "志愿者报名", FIELDS, submit, intro="欢迎加入拥军志愿者队伍！报名约需2分钟。"))
-EDIT_FORM = register(
-    replace(FORM, name="volunteer_edit", title="修改志愿者信息", fields=FIELDS[:-1], submit=submit_changes, intro="")
-)
+FORM = register(Form("volunteer", "志愿者报名", FIELDS, submit, consent=consent_field(CONSENT),
+                     intro="欢迎加入拥军志愿者队伍！报名约需2分钟。"))
+EDIT_FORM = register(FORM.for_editing("volunteer_edit", "修改志愿者信息", submit_changes))
 
 
-def begin(ctx: Context) -> str:
+def already_signed_up(ctx: Context) -> str | None:
     volunteer = volunteers.find(ctx.session, ctx.message.openid)
     if volunteer is not None and volunteer.status != VolunteerStatus.WITHDRAWN:
         return (
             f"您已经报名过拥军志愿者，编号 {volunteer.number}，当前状态：{STATUS_TEXT[volunteer.status]}。\n"
             "回复“我的信息”可查看或修改。"
         )
-    known = known_contact(ctx)
-    return start(ctx, FORM, prefill=known)
+    return None
+
+
+def begin(ctx: Context) -> str:
+    return start(ctx, FORM, prefill=known_contact(ctx))
+
+
+FLOW = Flow("volunteer", "志愿者报名", ("志愿者", "报名志愿者", "我要当志愿者", "加入志愿者"), begin,
+            key="VOLUNTEER_SIGNUP", forms=(FORM,), guard=already_signed_up)
 
 
 def begin_changes(ctx: Context) -> str:
