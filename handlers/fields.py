@@ -107,7 +107,7 @@ def mobile(text: str) -> str:
         digits = digits[3:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    rule = f"手机号应为11位数字，例如 {MOBILE_EXAMPLE}。请重新输入："
+    rule = f"手机号应为11位数字，例如{MOBILE_EXAMPLE}。请重新输入："
     if not digits.isdigit():
         raise Invalid(f"手机号只能是数字。{rule}")
     if len(digits) < 11:
@@ -126,7 +126,7 @@ def _count(n: int) -> str:
 def id_number(text: str, today: date | None = None) -> str:
     """A mainland resident ID number (GB 11643): 18 characters, valid birth date and check digit."""
     value = re.sub(r"\s", "", normalize(text)).upper()
-    example = f"例如 {ID_EXAMPLE}。请重新输入："
+    example = f"例如{ID_EXAMPLE}。请重新输入："
     wrong = id_check.problem(value, today)
     if wrong == id_check.LENGTH:
         raise Invalid(f"身份证号应为18位，您输入了{len(value)}位，{example}")

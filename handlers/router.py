@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import forms, intents, site, texts, understanding
+from handlers import forms, intents, texts, understanding
 from handlers.fields import normalize
 from handlers.forms import Flow
 from handlers.flows import (activities, beneficiary, faq, follow, handover, help_request, info, profile, progress,
@@ -200,7 +200,7 @@ def answer_topic(ctx: Context, topic: str) -> Reply:
         entry = by_words
     else:
         entry = faq_entries.by_topic(ctx.session, topic) or by_words
-    return f"{faq_entries.reply_text(entry, site.contact(ctx.settings))}{faq.MORE}" if entry else faq.begin(ctx)
+    return faq.answer(ctx, entry) if entry else faq.begin(ctx)
 
 
 def act(ctx: Context, intent: str) -> Reply:

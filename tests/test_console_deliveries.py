@@ -20,7 +20,7 @@ from tests.console_kit import NOW, add_staff, post
 
 VOLUNTEER, RELATIVE, STAFF_WX, STRANGER = "oVolunteerZhang01", "oRelativeLi00001", "oStaffWang000001", "oStranger0000001"
 OPENIDS = (VOLUNTEER, RELATIVE, STAFF_WX, STRANGER)
-LONG_TEXT = "您的求助 SY2026-000001 已受理，工作人员王明将于明天上午联系您，电话13912345678，请保持电话畅通。谢谢！"
+LONG_TEXT = "您的求助SY2026-000001 已受理，工作人员王明将于明天上午联系您，电话13912345678，请保持电话畅通。谢谢！"
 
 
 

@@ -159,7 +159,7 @@ def test_an_officer_records_a_visit_with_a_photo_and_a_follow_up(world_both):
     response = post_record(client, ids["martyr"], form(note="屋顶漏雨", follow_up="1"), photos=[("门口.jpg", JPEG)])
     assert response.status_code == 302
     page = text(client.get(response.headers["Location"]))
-    assert "已登记走访：河口村，慰问金500元" in page and "已转为求助 SY2027-" in page
+    assert "已登记走访：河口村，慰问金500元" in page and "已转为求助SY2027-" in page
     assert "500元" in page and "米一袋" in page and "照片（1张）" in page
     saved = visit(sessions, ids["martyr"])
     assert (saved.status, saved.money_cents, saved.visitors, saved.recorded_by) == (

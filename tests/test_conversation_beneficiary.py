@@ -46,7 +46,7 @@ def test_a_family_member_registers_a_martyrs_widow(new_chat, db):
     chat.run(UP_TO_ID + [
         ("11010519491231002x", CONSENT),  # a small x is fine
         ("同意", SUMMARY),
-        ("1", "登记成功！编号 YF2026-0001\n工作人员将在5个工作日内核实，可能会电话联系您，结果会通过本公众号通知您。"),
+        ("1", "登记成功！编号YF2026-0001\n工作人员将在5个工作日内核实，可能会电话联系您，结果会通过本公众号通知您。"),
     ])
     [person] = db.scalars(select(Beneficiary))
     assert (person.name, person.relation, person.registered_by, person.status) == ("李秀英", "child", "oFamily1", RegistrationStatus.PENDING)
@@ -71,7 +71,7 @@ def test_the_id_number_is_asked_only_where_the_category_needs_it(new_chat, db):
         ("河口村3组12号", CONSENT),
         ("同意", has("类别：军人家属", "地址：河口村3组12号")),
     ])
-    chat.run([("1", has("登记成功！编号 YF2026-0001"))])
+    chat.run([("1", has("登记成功！编号YF2026-0001"))])
     [person] = db.scalars(select(Beneficiary))
     assert person.id_number is None
 
@@ -84,8 +84,8 @@ def test_invalid_id_numbers_and_categories_are_named(new_chat):
         ("13912345678", TOWNS), ("1", VILLAGES), ("3", has("详细地址")),
         ("3组", f"请再多写几个字，例如“河口村3组12号”：\n{EXIT}"),
         ("河口村3组12号", ID_QUESTION),
-        ("1101051949123100", f"身份证号应为18位，您输入了16位，例如 11010519491231002X。请重新输入：\n{EXIT}"),
-        ("110105194913310021", f"身份证号里的出生日期（第7到14位）不对，例如 11010519491231002X。请重新输入：\n{EXIT}"),
+        ("1101051949123100", f"身份证号应为18位，您输入了16位，例如11010519491231002X。请重新输入：\n{EXIT}"),
+        ("110105194913310021", f"身份证号里的出生日期（第7到14位）不对，例如11010519491231002X。请重新输入：\n{EXIT}"),
         ("110105194912310021", "这个身份证号的最后一位（校验位）对不上，可能有一位输错了。请核对后重新输入：\n"
                                "身份证号18位，最后一位可能是X。它只用于核实资格，加密保存。\n"
                                "如果填写有困难，回复“人工”请工作人员帮您办理，或回复“取消”退出。"),
@@ -101,7 +101,7 @@ def test_the_same_person_twice_is_stopped_at_the_name(new_chat, db):
     chat.run([
         ("优抚登记", START),
         ("3", "请问优抚对象本人的姓名？"),
-        ("李秀英", "李秀英已经登记过，编号 YF2026-0001，当前状态：待核实。\n如需修改，请回复“我的信息”。"),
+        ("李秀英", "李秀英已经登记过，编号YF2026-0001，当前状态：待核实。\n如需修改，请回复“我的信息”。"),
         ("2", has("抱歉，我暂时没看懂您的意思。")),  # the form ended there
     ])
     assert db.count(Beneficiary) == 1 and db.count(Household) == 1
@@ -164,7 +164,7 @@ def test_a_parent_registers_a_child_under_14_with_the_guardians_consent(new_chat
         (CHILD_ID, GUARDIAN),
         ("1", CONSENT),
         ("同意", has("登记人：父母", "姓名：王小明", "身份证：1101**********0024")),
-        ("1", has("登记成功！编号 YF2026-0001")),
+        ("1", has("登记成功！编号YF2026-0001")),
     ])
     [person] = db.scalars(select(Beneficiary))
     assert person.id_number == CHILD_ID
@@ -172,7 +172,7 @@ def test_a_parent_registers_a_child_under_14_with_the_guardians_consent(new_chat
     assert set(records) == {"beneficiary", "guardian"}
     assert records["guardian"].version == "2026-1" and records["guardian"].openid == "oParent1"
     assert records["guardian"].granted_at is not None
-    chat.run([("导出我的信息", has("【同意】监护人同意（未满14周岁的孩子） 告知书2026-1版，12月7日（周一）同意",
+    chat.run([("导出我的信息", has("【同意】监护人同意（未满14周岁的孩子）告知书2026-1版，12月7日（周一）同意",
                                    "未满14周岁孩子的登记信息：孩子监护人的同意（个人信息保护法第三十一条）"))])
 
 

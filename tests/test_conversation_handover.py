@@ -44,7 +44,7 @@ def test_asking_for_a_person_opens_one_thread_that_receives_what_the_user_says(n
     chat.run([
         ("人工", has("已为您转接人工服务，编号：\nSY2026-000001", "工作人员会在1个工作日内在这里回复您。")),
         ("我家房子漏雨", RELAYED_FIRST),
-        ("转人工", has("您已在人工服务中（编号 SY2026-000001）")),
+        ("转人工", has("您已在人工服务中（编号SY2026-000001）")),
         ("屋顶是瓦房，漏了好几处", RELAYED_FIRST),  # still waiting for staff: the same words
     ])
     [thread] = threads(db)

@@ -44,7 +44,7 @@ def full_request(chat, consent_asked: bool = True):
 def test_a_request_gets_a_number_and_the_promised_time(new_chat, db):
     chat = new_chat("oHelp1")
     full_request(chat)
-    chat.run([("1", "已收到您的求助，编号：\nSY2026-000001\n工作人员将在1个工作日内联系您。\n回复“进度 SY2026-000001”可随时查询。")])
+    chat.run([("1", "已收到您的求助，编号：\nSY2026-000001\n工作人员将在1个工作日内联系您。\n回复“进度SY2026-000001”可随时查询。")])
     [request] = db.scalars(select(HelpRequest))
     assert (request.category, request.urgency, request.for_whom, request.status) == ("housing", Urgency.NORMAL, "family", RequestStatus.SUBMITTED)
     assert (request.description, request.contact_name, request.contact_phone) == ("老人住房漏雨，需要维修", "王大山", "13811110000")

@@ -49,11 +49,11 @@ def test_a_bare_receipt_number_after_the_account_asked_for_it(new_chat):
     chat = new_chat("oUnderstand5")
     submitted(chat)
     chat.run([
-        ("查询进度", has("回复“进度 编号”查看办理经过")),
-        ("SY2026-000001", has("求助 SY2026-000001（住房）", "已提交")),
-        ("ｓｙ２０２６－０００００１", has("求助 SY2026-000001（住房）")),  # full-width, lower case
-        ("请问SY2026-1这个怎么样了", has("求助 SY2026-000001（住房）")),  # inside a sentence, short form
-        ("SY2026-000777", has("没有找到您名下编号为 SY2026-000777 的求助")),
+        ("查询进度", has("回复“进度”和编号查看办理经过")),
+        ("SY2026-000001", has("求助SY2026-000001（住房）", "已提交")),
+        ("ｓｙ２０２６－０００００１", has("求助SY2026-000001（住房）")),  # full-width, lower case
+        ("请问SY2026-1这个怎么样了", has("求助SY2026-000001（住房）")),  # inside a sentence, short form
+        ("SY2026-000777", has("没有找到您名下编号为SY2026-000777的求助")),
     ])
 
 

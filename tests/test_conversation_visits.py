@@ -25,10 +25,10 @@ def test_a_volunteer_records_visits_of_their_own_list(new_chat, db):
             ids = {v.household_id: v.id for v in s.scalars(select(PlannedVisit))}
     first, second = ids[martyr], ids[disabled]
     new_chat("oVisitEast0001").run([
-        (f"已走访 {first}", f"已登记：编号{first}（二村）已走访。谢谢您！本组还有 1 户待走访。"),
+        (f"已走访 {first}", f"已登记：编号{first}（二村）已走访。谢谢您！本组还有1户待走访。"),
         (f"已走访 {first}", f"编号{first}已经登记过了，谢谢您！"),
         ("已走访 999999", "编号999999不在您所在走访组的名单里，请核对编号。"),
-        ("已走访", "请回复“已走访 编号”，例如“已走访 12”。编号在走访名单里。"),
+        ("已走访", "请回复“已走访”和编号，例如“已走访12”。编号在走访名单里。"),
     ])
     assert new_chat("oVisitWest0001").say(f"已走访 {second}") == f"编号{second}不在您所在走访组的名单里，请核对编号。"
     assert new_chat("oVisitEast0001").say(f"已走访编号{second}") == (

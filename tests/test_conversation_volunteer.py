@@ -41,7 +41,7 @@ UP_TO_SUMMARY = [
 def test_happy_path_registers_a_pending_volunteer_and_alerts_staff(new_chat, db):
     chat = new_chat("oVolunteerA")
     chat.run(UP_TO_SUMMARY + [
-        ("1", "报名成功！编号 ZY2026-0001\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"),
+        ("1", "报名成功！编号ZY2026-0001\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"),
     ])
     [volunteer] = db.scalars(select(Volunteer))
     assert (volunteer.name, volunteer.mobile, volunteer.town, volunteer.village) == ("张伟民", "13912345678", "城关镇", "河口村")
@@ -66,9 +66,9 @@ def test_each_invalid_answer_is_named_and_asked_again(new_chat, db):
     ])
     # Three mistakes in a row on the phone number: explained once more, a person offered.
     chat.run([
-        ("1391234567", f"这个号码好像少了一位。手机号应为11位数字，例如 13800138000。请重新输入：\n{EXIT}"),
-        ("139123456789", f"这个号码好像多了一位。手机号应为11位数字，例如 13800138000。请重新输入：\n{EXIT}"),
-        ("12912345678", "手机号应以13到19开头。手机号应为11位数字，例如 13800138000。请重新输入：\n"
+        ("1391234567", f"这个号码好像少了一位。手机号应为11位数字，例如13800138000。请重新输入：\n{EXIT}"),
+        ("139123456789", f"这个号码好像多了一位。手机号应为11位数字，例如13800138000。请重新输入：\n{EXIT}"),
+        ("12912345678", "手机号应以13到19开头。手机号应为11位数字，例如13800138000。请重新输入：\n"
                         "手机号用于活动通知和联系，只有工作人员能看到。\n"
                         "如果填写有困难，回复“人工”请工作人员帮您办理，或回复“取消”退出。"),
         ("１３９ １２３４ ５６７８", TOWNS),  # full-width digits and spaces are fine
@@ -136,7 +136,7 @@ def test_change_one_item_from_the_summary(new_chat, db):
         ("2", has("您要修改哪一项？")),
         ("2", has("请输入您的手机号")),
         ("13700001111", has("手机：137****1111", "村/社区：湖滨社区")),
-        ("1", has("报名成功！编号 ZY2026-0001")),
+        ("1", has("报名成功！编号ZY2026-0001")),
     ])
     [volunteer] = db.scalars(select(Volunteer))
     assert (volunteer.mobile, volunteer.town, volunteer.village) == ("13700001111", "东湖街道", "湖滨社区")
@@ -174,9 +174,9 @@ def test_a_keyword_in_the_middle_asks_before_abandoning(new_chat):
 def test_signing_up_twice_shows_the_existing_status(new_chat, db):
     chat = new_chat("oVolunteerH")
     chat.run(UP_TO_SUMMARY + [("1", has("报名成功"))])
-    chat.run([("志愿者报名", "您已经报名过拥军志愿者，编号 ZY2026-0001，当前状态：待审核。\n回复“我的信息”可查看或修改。")])
+    chat.run([("志愿者报名", "您已经报名过拥军志愿者，编号ZY2026-0001，当前状态：待审核。\n回复“我的信息”可查看或修改。")])
     assert chat.click("VOLUNTEER_SIGNUP") == (
-        "您已经报名过拥军志愿者，编号 ZY2026-0001，当前状态：待审核。\n回复“我的信息”可查看或修改。"
+        "您已经报名过拥军志愿者，编号ZY2026-0001，当前状态：待审核。\n回复“我的信息”可查看或修改。"
     )
     assert db.count(Volunteer) == 1
 
@@ -200,7 +200,7 @@ def test_person_hands_over_with_a_consultation_request(new_chat, db):
         ("人工", has("已为您转接人工服务，编号：\nSY2026-000001\n", "工作人员会在1个工作日内在这里回复您。")),
         # The form was dropped: what the user says next goes to the staff member, not to the form.
         ("我不会填，能帮我报名吗", "收到，已转给工作人员，请稍候。"),
-        ("人工", has("您已在人工服务中（编号 SY2026-000001）")),
+        ("人工", has("您已在人工服务中（编号SY2026-000001）")),
     ])
     [request] = db.scalars(select(HelpRequest))
     assert (request.category, request.source, request.description) == ("handover", "handover", "用户填写“志愿者报名”时请求人工服务")
@@ -225,7 +225,7 @@ def test_what_we_know_is_offered_not_asked_again(new_chat, db):
         ("1", TIMES),
         ("3", CONSENT),
         ("同意", has("姓名：张伟民", "手机：138****1111", "乡镇/街道：青石镇", "服务：医疗", "时间：都可以")),
-        ("1", "报名成功！编号 ZY2026-0001\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"),
+        ("1", "报名成功！编号ZY2026-0001\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"),
     ])
     [volunteer] = db.scalars(select(Volunteer))
     assert volunteer.status == VolunteerStatus.PENDING and volunteer.mobile == "13800001111"

@@ -89,7 +89,7 @@ def _not_registered_yet(ctx: Context, name: str) -> None:
     existing = beneficiaries.find_same_person(ctx.session, ctx.message.openid, name)
     if existing is not None:
         raise Stop(
-            f"{name}已经登记过，编号 {existing.number}，当前状态：{STATUS_TEXT[existing.status]}。\n"
+            f"{name}已经登记过，编号{existing.number}，当前状态：{STATUS_TEXT[existing.status]}。\n"
             "如需修改，请回复“我的信息”。"
         )
 
@@ -142,7 +142,7 @@ def submit(ctx: Context, a: Answers) -> str:
     except beneficiaries.GuardianConsentMissing:
         return NOT_GUARDIAN
     return (
-        f"登记成功！编号 {person.number}\n"
+        f"登记成功！编号{person.number}\n"
         "工作人员将在5个工作日内核实，可能会电话联系您，结果会通过本公众号通知您。"
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from handlers import site
 from handlers.forms import Answers, Field, Flow, Form, Stop, register, start
 from handlers.fields import Option, free_text
 from handlers.message import Context
 from services import faq
+from models.faq import FaqEntry
 
 MORE = "\n还有问题可以直接输入，或回复“政策咨询”查看全部话题。"
 NO_MATCH = "暂时没有找到相关的答复。回复“人工”，工作人员会为您解答；也可以换个说法再问。"
@@ -21,8 +23,12 @@ def _topic_options(ctx: Context, _a: Answers) -> list[Option]:
 def _answer(ctx: Context, a: Answers) -> str:
     chosen = a["question"]
     entries = {f"faq:{e.id}": e for e in faq.topics(ctx.session)}
-    entry = entries.get(chosen) or faq.match(ctx.session, chosen)
-    return f"【{entry.topic}】\n{entry.answer}{MORE}" if entry else NO_MATCH
+    return answer(ctx, entries.get(chosen) or faq.match(ctx.session, chosen))
+
+
+def answer(ctx: Context, entry: FaqEntry | None) -> str:
+    """An FAQ answer as the chat shows it, however the topic was found: topic, answer, where to ask."""
+    return f"{faq.reply_text(entry, site.contact(ctx.settings))}{MORE}" if entry else NO_MATCH
 
 
 ASK = register(Form(
@@ -51,5 +57,4 @@ def matches(ctx: Context) -> bool:
 
 
 def answer_free_question(ctx: Context) -> str:
-    entry = faq.match(ctx.session, ctx.message.text)
-    return f"【{entry.topic}】\n{entry.answer}{MORE}"
+    return answer(ctx, faq.match(ctx.session, ctx.message.text))

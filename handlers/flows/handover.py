@@ -18,7 +18,7 @@ def hand_over(ctx: Context, during: str | None) -> str:
         ctx.session, ctx.message.openid, ctx.now, during=during, contact=known, town=known.get("town"),
     )
     if not created:
-        return (f"您已在人工服务中（编号 {thread.number}），工作人员会尽快回复您。\n"
+        return (f"您已在人工服务中（编号{thread.number}），工作人员会尽快回复您。\n"
                 "请直接把您的问题发过来，文字、语音、图片都可以。")
     call_back = "\n也可能按您登记的手机号给您打电话。" if known.get("mobile") else ""
     return (f"已为您转接人工服务，编号：\n{thread.number}\n"

@@ -71,7 +71,7 @@ def receipt(number: str, urgency: str) -> str:
     return (
         f"已收到您的求助，编号：\n{number}\n"
         f"工作人员将在{help_requests.promised_time(Urgency(urgency))}联系您。\n"
-        f"回复“进度 {number}”可随时查询。"
+        f"回复“进度{number}”可随时查询。"
     )
 
 

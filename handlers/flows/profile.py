@@ -23,8 +23,8 @@ def _labels(options, values) -> str:
 def _volunteer_lines(v) -> list[str]:
     hours = v.service_minutes / 60
     return [
-        f"【志愿者】编号 {v.number}（{volunteer.STATUS_TEXT[v.status]}）",
-        f"姓名：{v.name}  手机：{mask_mobile(v.mobile)}",
+        f"【志愿者】编号{v.number}（{volunteer.STATUS_TEXT[v.status]}）",
+        f"姓名：{v.name}；手机：{mask_mobile(v.mobile)}",
         f"地区：{v.town} {v.village}",
         f"服务：{_labels(volunteer.SKILLS, v.skills)}；时间：{_labels(volunteer.AVAILABILITY, [v.availability])}",
         f"服务时长：{hours:g}小时",
@@ -34,7 +34,7 @@ def _volunteer_lines(v) -> list[str]:
 def _beneficiary_lines(b) -> list[str]:
     relation = _labels(beneficiary.RELATIONS, [b.relation])
     lines = [
-        f"【优抚登记】{b.name}（{relation}）编号 {b.number}（{beneficiary.STATUS_TEXT[b.status]}）",
+        f"【优抚登记】{b.name}（{relation}）编号{b.number}（{beneficiary.STATUS_TEXT[b.status]}）",
         f"类别：{_labels(beneficiary.CATEGORIES, [s.category.value for s in b.statuses])}",
         f"手机：{mask_mobile(b.mobile)}",
     ]
@@ -77,13 +77,13 @@ def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[st
     if h.volunteer is not None:
         v = h.volunteer
         lines += [f"【志愿者】{v.number}（{volunteer.STATUS_TEXT[v.status]}）{day(v.created_at)}报名",
-                  f"姓名：{v.name}  手机：{v.mobile or '（无）'}", f"地区：{v.town} {v.village}",
+                  f"姓名：{v.name}；手机：{v.mobile or '（无）'}", f"地区：{v.town} {v.village}",
                   f"服务：{_labels(volunteer.SKILLS, v.skills)}；服务时长{v.service_minutes / 60:g}小时"]
         if v.id_number:  # entered by staff for the national volunteer record
             lines.append(f"身份证：{v.id_number if full_id else mask_id(v.id_number)}")
     for b in h.beneficiaries:
         lines += [f"【优抚登记】{b.number}（{beneficiary.STATUS_TEXT[b.status]}）{day(b.created_at)}登记",
-                  f"姓名：{b.name}（{_labels(beneficiary.RELATIONS, [b.relation])}）  手机：{b.mobile or '（无）'}",
+                  f"姓名：{b.name}（{_labels(beneficiary.RELATIONS, [b.relation])}）；手机：{b.mobile or '（无）'}",
                   f"类别：{_labels(beneficiary.CATEGORIES, [s.category.value for s in b.statuses])}",
                   f"身份证：{(b.id_number if full_id else mask_id(b.id_number)) if b.id_number else '（无）'}",
                   f"地址：{b.household.town} {b.household.village} {b.household.address or ''}".rstrip()]
@@ -97,7 +97,7 @@ def export_lines(h: personal_data.Holdings, *, full_id: bool = False) -> list[st
                          f"（{day(r.created_at)}）{text}")
     for c in h.consents:
         state = f"，{day(c.withdrawn_at)}已撤回" if c.withdrawn_at else ""
-        lines.append(f"【同意】{PURPOSE_LABELS.get(c.purpose, c.purpose)} 告知书{c.version}版，{day(c.granted_at)}同意{state}")
+        lines.append(f"【同意】{PURPOSE_LABELS.get(c.purpose, c.purpose)}告知书{c.version}版，{day(c.granted_at)}同意{state}")
     if h.signups or h.handover_messages:
         lines.append(f"【其他】活动报名{h.signups}次；人工对话{h.handover_messages}条")
     lines.append("【处理依据】")

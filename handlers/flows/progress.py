@@ -30,7 +30,7 @@ def overview(ctx: Context) -> str:
     if not requests:
         return "您还没有提交过求助。回复“提交求助”开始。"
     lines = "\n".join(_line(r) for r in requests)
-    return f"您最近的求助：\n{lines}\n回复“进度 编号”查看办理经过，例如“进度 {requests[0].number}”。"
+    return f"您最近的求助：\n{lines}\n回复“进度”和编号查看办理经过，例如“进度{requests[0].number}”。"
 
 
 def timeline(ctx: Context) -> str:
@@ -38,15 +38,15 @@ def timeline(ctx: Context) -> str:
     number = match.group(0).upper()
     request = help_requests.by_number(ctx.session, ctx.message.openid, number)
     if request is None:
-        return f"没有找到您名下编号为 {number} 的求助，请核对编号。回复“查询进度”查看您的求助。"
+        return f"没有找到您名下编号为{number}的求助，请核对编号。回复“查询进度”查看您的求助。"
     steps = [
         f"{day_and_time(e.at)} {STATUS_LABELS[RequestStatus(e.to_status)]}"
         + (f"：{e.note}" if e.note and e.to_status in (RequestStatus.REJECTED, RequestStatus.RESOLVED) else "")
         for e in help_requests.public_timeline(ctx.session, request)
     ]
-    text = f"求助 {request.number}（{CATEGORIES.get(request.category, request.category)}）\n" + "\n".join(steps)
+    text = f"求助{request.number}（{CATEGORIES.get(request.category, request.category)}）\n" + "\n".join(steps)
     if request.status == RequestStatus.RESOLVED:
-        text += f"\n已办结。回复“评价 {request.number}”为本次服务打分。"
+        text += f"\n已办结。回复“评价{request.number}”为本次服务打分。"
     elif request.status == RequestStatus.VISITED and request.rating:
         text += f"\n您的评分：{request.rating}分，谢谢！"
     return text
@@ -80,17 +80,17 @@ def rate(ctx: Context) -> str:
     if match:
         request = help_requests.by_number(ctx.session, ctx.message.openid, match.group(0))
         if request is None:
-            return f"没有找到您名下编号为 {match.group(0).upper()} 的求助，请核对编号。"
+            return f"没有找到您名下编号为{match.group(0).upper()}的求助，请核对编号。"
     else:
         waiting = help_requests.awaiting_rating(ctx.session, ctx.message.openid)
         request = waiting[0] if waiting else None
         if request is None:
             return "您目前没有待评价的求助。回复“查询进度”查看您的求助。"
     if request.status == RequestStatus.VISITED:
-        return f"求助 {request.number} 已经评价过了，谢谢您！"
+        return f"求助{request.number}已经评价过了，谢谢您！"
     if request.status != RequestStatus.RESOLVED:
-        return f"求助 {request.number} 还在办理中（{STATUS_LABELS[request.status]}），办结后再请您评价。"
-    return start(ctx, RATING, answers={"number": request.number}, intro=f"请为求助 {request.number} 的办理打分：")
+        return f"求助{request.number}还在办理中（{STATUS_LABELS[request.status]}），办结后再请您评价。"
+    return start(ctx, RATING, answers={"number": request.number}, intro=f"请为求助{request.number}的办理打分：")
 
 
 RATE_FLOW = Flow("rate", "服务评价", ("评价", "回访", "打分"), rate, forms=(RATING,),

@@ -59,7 +59,7 @@ def submit(ctx: Context, a: Answers) -> str:
         number = existing.number
     else:
         number = volunteers.register(ctx.session, ctx.message.openid, _details(a), ctx.now).number
-    return f"报名成功！编号 {number}\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"
+    return f"报名成功！编号{number}\n工作人员将在3个工作日内审核，结果会通过本公众号通知您。"
 
 
 def submit_changes(ctx: Context, a: Answers) -> str:
@@ -79,7 +79,7 @@ def already_signed_up(ctx: Context) -> str | None:
     volunteer = volunteers.find(ctx.session, ctx.message.openid)
     if volunteer is not None and volunteer.status != VolunteerStatus.WITHDRAWN:
         return (
-            f"您已经报名过拥军志愿者，编号 {volunteer.number}，当前状态：{STATUS_TEXT[volunteer.status]}。\n"
+            f"您已经报名过拥军志愿者，编号{volunteer.number}，当前状态：{STATUS_TEXT[volunteer.status]}。\n"
             "回复“我的信息”可查看或修改。"
         )
     return None
