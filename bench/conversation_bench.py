@@ -9,6 +9,7 @@ at the end the database must hold exactly N pending volunteers.
 
     .venv/bin/python bench/conversation_bench.py --db sqlite
     .venv/bin/python bench/conversation_bench.py --db postgresql --users 200 --concurrency 16
+    .venv/bin/python bench/conversation_bench.py --db postgresql --grow   # with 1,000,000 dedupe rows …
 
 Target (conversations issue): p99 per turn < 100 ms at 16 concurrent users.
 Plaintext mode (no AES) so the client, on the same small machine, costs little;
@@ -133,13 +134,18 @@ def count_volunteers(database_url: str) -> int:
     return value
 
 
-def run_once(kind: str, users: int, concurrency: int, workers: int, threads: int, pg_server: str) -> dict:
+def run_once(kind: str, users: int, concurrency: int, workers: int, threads: int, pg_server: str,
+             grow: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="conv-bench-") as tmp, wb.database(kind, Path(tmp), pg_server) as url:
         instance = Path(tmp)
         credentials = {"WECHAT_TOKEN": secrets.token_hex(16)}  # plaintext mode: no AppID, no AES key
         env = wb.server_env(url, instance, credentials)
-        if kind == "postgresql":
+        if kind == "postgresql" or grow:
             subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=wb.ROOT, env=env, check=True, capture_output=True)
+        if grow:
+            from grow import prefill
+
+            print(prefill(url, env["DATA_ENCRYPTION_KEY"]))
         argv = [sys.executable, "-m", "bot", "serve", "--workers", str(workers), "--threads", str(threads)]
         with wb.Server(f"serve ({kind})", argv, env, instance / "server.log") as server:
             server.wait_ready()
@@ -172,13 +178,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--grow", action="store_true",
+                        help="fill 1,000,000 dedupe rows, 100,000 followers, 100,000 conversations first")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     ok = True
     print(f"code: {wb.code_version()}  users: {args.users}  concurrency: {args.concurrency}  "
           f"server: --workers {args.workers} --threads {args.threads}")
     for kind in kinds:
-        r = run_once(kind, args.users, args.concurrency, args.workers, args.threads, args.pg_server)
+        r = run_once(kind, args.users, args.concurrency, args.workers, args.threads, args.pg_server, args.grow)
         print(
             f"{r['db']:<10} {r['users']} conversations ({r['turns']} turns) in {r['wall_s']:.1f} s: "
             f"{r['conversations_per_s']:.1f} conversations/s, {r['turns_per_s']:.0f} turns/s; per turn "

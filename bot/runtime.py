@@ -6,7 +6,6 @@ Built once per process by `create_app`; nothing here is per-user state.
 from __future__ import annotations
 
 import contextlib
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from wechat.protocol import MessageCrypto
 from config import Settings
 from handlers.router import ROUTES, Route
 from models import utcnow
-from models.database import make_engine, make_session_factory
+from models.database import SqliteWriters, make_engine, make_session_factory
 from services import metrics
 from services.inbound_dedupe import DatabaseDedupe, DedupeStore, RedisDedupe, RedisWithDatabaseFallback
 
@@ -37,8 +36,9 @@ class Runtime:
     crypto: MessageCrypto | None
     routes: tuple[Route, ...]
     handlers_pool: ThreadPoolExecutor
-    # SQLite admits one writer at a time; queueing this process's writers on a
-    # lock keeps them in order instead of sleeping in SQLite's busy handler.
+    # SQLite admits one writer at a time; queueing the writers on a lock (this process's
+    # threads, then the other web processes') keeps them in order instead of sleeping in
+    # SQLite's busy handler (models.database.SqliteWriters).
     serial_writes: contextlib.AbstractContextManager
     # The handlers' clock; tests replace it to move time forward (form timeouts).
     clock: Callable[[], datetime] = utcnow
@@ -83,7 +83,7 @@ class Runtime:
             crypto=crypto,
             routes=routes or ROUTES,
             handlers_pool=ThreadPoolExecutor(max_workers=16, thread_name_prefix="handler"),
-            serial_writes=threading.Lock() if settings.is_sqlite else contextlib.nullcontext(),
+            serial_writes=SqliteWriters(settings.database_url) if settings.is_sqlite else contextlib.nullcontext(),
         )
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ benchmark serves its bare baseline with the same options, so the comparison is f
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from gunicorn.app.base import BaseApplication
@@ -29,6 +30,9 @@ def drop_server_banner() -> None:
     Response.default_headers = default_headers
 
 
+SWITCH_INTERVAL = 0.0005  # seconds; see GunicornServer.load
+
+
 class GunicornServer(BaseApplication):
     def __init__(self, load_app: Callable[[], object], options: dict):
         self._load_app = load_app
@@ -41,7 +45,12 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return self._load_app()  # in each worker, after the fork
+        # In each worker, after the fork. A thread that lets go of the GIL for a moment (every
+        # database call does) waits up to the switch interval to get it back while other
+        # threads run: at Python's default of 5 ms, one message's dozen calls could add tens
+        # of milliseconds, holding SQLite's write lock or a row lock meanwhile (issue 16).
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        return self._load_app()
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, log_level: str, name: str) -> dict:

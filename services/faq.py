@@ -18,6 +18,14 @@ def topics(session: Session) -> list[FaqEntry]:
     )
 
 
+# Built once (issue 16: asked for every text no route before it took).
+_ENABLED_WORDS = (
+    select(FaqEntry.id, FaqEntry.topic, FaqEntry.keywords)
+    .where(FaqEntry.enabled.is_(True))
+    .order_by(FaqEntry.position, FaqEntry.id)
+)
+
+
 def match(session: Session, question: str) -> FaqEntry | None:
     """The entry whose topic or keywords cover the question best (longest matching words win)."""
     text = unicodedata.normalize("NFKC", question or "").lower()
@@ -25,11 +33,7 @@ def match(session: Session, question: str) -> FaqEntry | None:
         return None
     best, best_score = None, 0
     # Plain rows, not entities: every unrecognised text is matched, only the winner is loaded.
-    rows = session.execute(
-        select(FaqEntry.id, FaqEntry.topic, FaqEntry.keywords)
-        .where(FaqEntry.enabled.is_(True))
-        .order_by(FaqEntry.position, FaqEntry.id)
-    )
+    rows = session.execute(_ENABLED_WORDS)
     for entry_id, topic, keywords in rows:
         words = [topic, *(w.strip() for w in keywords.split(","))]
         score = sum(len(w) for w in words if w and w.lower() in text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -82,33 +82,43 @@ def _entries(fields: dict[str, Any]) -> list[dict[str, Any]]:
 # --- followers and their window ---------------------------------------------
 
 
+# The window a message opens is written again only when that changes something: a new
+# quota, or an expiry (and last interaction) more than this much later than the stored one.
+# A user typing through a form costs one read, not a write per message (issue 16).
+WINDOW_SLACK = timedelta(minutes=10)
+_FOLLOWER = Follower.__table__
+# Built once, values given at execution (compiled once and cached by the engine).
+_WINDOW = select(_FOLLOWER.c.status, _FOLLOWER.c.window_expires_at, _FOLLOWER.c.window_quota,
+                 _FOLLOWER.c.window_used, _FOLLOWER.c.last_interaction_at).where(_FOLLOWER.c.openid == bindparam("of"))
+_SET_WINDOW = update(_FOLLOWER).where(_FOLLOWER.c.openid == bindparam("of"))
+_CREATE = {
+    dialect: insert(_FOLLOWER).on_conflict_do_nothing(index_elements=["openid"]).returning(_FOLLOWER.c.id)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def follower(session: Session, openid: str, now: datetime) -> Follower:
     """The follower row, created on first sight (concurrent first messages are fine)."""
     known = find(session, openid)
     if known is not None:
         return known
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(Follower)
-        .values(
-            openid=openid,
-            status=FollowerStatus.ACTIVE,
-            window_quota=0,
-            window_used=0,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["openid"])
-    )
+    _create(session, openid, now)
     return session.scalars(select(Follower).where(Follower.openid == openid)).one()
+
+
+def _create(session: Session, openid: str, now: datetime, **window: Any) -> bool:
+    """Insert the follower (with the window its first message opens); False if it exists."""
+    values = {"openid": openid, "status": FollowerStatus.ACTIVE, "window_quota": 0, "window_used": 0,
+              "created_at": now, "updated_at": now, **window}
+    return session.execute(_CREATE[session.get_bind().dialect.name], values).first() is not None
 
 
 def find(session: Session, openid: str) -> Follower | None:
     return session.scalars(select(Follower).where(Follower.openid == openid)).first()
 
 
-def window_open(row: Follower | None, now: datetime) -> bool:
+def window_open(row: Any, now: datetime) -> bool:
+    """`row`: a Follower, or a row with its window columns."""
     return (
         row is not None
         and row.window_expires_at is not None
@@ -118,21 +128,40 @@ def window_open(row: Follower | None, now: datetime) -> bool:
 
 
 def _interacted(session: Session, openid: str, now: datetime, window: tuple[timedelta, int]) -> None:
-    row = follower(session, openid, now)
+    # Core statements (cached compilation), not ORM objects: this runs for every message.
+    row = session.execute(_WINDOW, {"of": openid}).first()
+    if row is None:
+        length, quota = window
+        if _create(session, openid, now, last_interaction_at=now, window_expires_at=now + length, window_quota=quota):
+            outbox.release_held(session, openid, now)  # messages may wait for someone not seen before
+            return
+        row = session.execute(_WINDOW, {"of": openid}).one()  # created meanwhile by another message
     if row.status != FollowerStatus.ACTIVE:
         set_status(session, openid, FollowerStatus.ACTIVE, now, "interacted again")
     # Rows are held only while no window is usable, and every opening releases them:
     # with a usable window before this message there is nothing held to look for.
     nothing_held = row.status == FollowerStatus.ACTIVE and window_open(row, now)
     length, quota = window
-    row.last_interaction_at = now
+    values = {}
     # A click or scan must not shorten a 48-hour window that still has room.
     if window is MESSAGE_WINDOW or not (window_open(row, now) and row.window_expires_at >= now + length):
-        row.window_expires_at = now + length
-        row.window_quota = quota
-        row.window_used = 0
+        slack = min(WINDOW_SLACK, length / 6)  # a minute-long click window moves on by 10 s
+        if (not window_open(row, now) or row.window_quota != quota or row.window_used != 0
+                or _stale(row.window_expires_at, now + length, slack)):
+            values.update(window_expires_at=now + length, window_quota=quota, window_used=0)
+    if values or _stale(row.last_interaction_at, now, WINDOW_SLACK):
+        values.update(last_interaction_at=now, updated_at=now)
+        session.execute(_SET_WINDOW, {"of": openid, **values})
+        if row.status != FollowerStatus.ACTIVE:  # set_status loaded the entity: let it read the new window
+            session.expire(follower(session, openid, now))
     if not nothing_held:
         outbox.release_held(session, openid, now)
+
+
+def _stale(stored: datetime | None, wanted: datetime, slack: timedelta) -> bool:
+    """The stored time trails the wanted one by more than the slack. A window stored a little
+    short ends a little early: the safe side of WeChat's own."""
+    return stored is None or wanted - stored > slack
 
 
 def take_window_slot(session: Session, openid: str, now: datetime) -> bool:

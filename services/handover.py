@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from models.help_request import OPEN_STATUSES, HandoverMessage, HelpRequest, RequestStatus, Urgency
@@ -25,6 +25,20 @@ REPLY_KIND = "handover_reply"
 MAX_REPLY_CHARS = 600  # a customer-service text may be longer, but a phone screen is not
 MEDIA_LABELS = {"voice": "[语音]", "image": "[图片]", "video": "[视频]", "shortvideo": "[视频]",
                 "location": "[位置]", "link": "[链接]"}
+
+
+# Asked for every text no route before it took (issue 16): built once, a plain id, no entity.
+_OPEN_THREAD_EXISTS = (
+    select(HelpRequest.id)
+    # One comparison per status, not IN: an IN list is expanded at every execution.
+    .where(HelpRequest.openid == bindparam("openid"), HelpRequest.category == CATEGORY,
+           or_(*(HelpRequest.status == status for status in OPEN_STATUSES)))
+    .limit(1)
+)
+
+
+def has_open_thread(session: Session, openid: str) -> bool:
+    return session.execute(_OPEN_THREAD_EXISTS, {"openid": openid}).first() is not None
 
 
 def open_thread_of(session: Session, openid: str) -> HelpRequest | None:

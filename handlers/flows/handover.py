@@ -27,7 +27,7 @@ def hand_over(ctx: Context, during: str | None) -> str:
 
 
 def has_open_thread(ctx: Context) -> bool:
-    return handover.open_thread_of(ctx.session, ctx.message.openid) is not None
+    return handover.has_open_thread(ctx.session, ctx.message.openid)
 
 
 def relay(ctx: Context) -> str:
