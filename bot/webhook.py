@@ -25,6 +25,7 @@ from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch
 from models import utcnow
+from models.database import lost_connection
 from models.encrypted import blind_index
 from services import followers
 from services.inbound_dedupe import Claim, ClaimLost, dedupe_key
@@ -173,7 +174,7 @@ class _ReplyJob:
         try:
             return self._handle()
         except DBAPIError as error:
-            if not error.connection_invalidated or self._committing:
+            if not lost_connection(error) or self._committing:
                 raise
         log.warning("webhook: database connection lost mid-message; handling it again", extra=self.log_fields)
         self.rt.dedupe.release(self._claim)

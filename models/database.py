@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +77,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def lost_connection(error: BaseException) -> bool:
+    """The database connection died under a statement (server restarted, pg_terminate_backend):
+    the transaction rolled back and a fresh connection will work, so it is a warning, not a bug."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -19,6 +19,7 @@ from typing import Callable, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import utcnow
+from models.database import lost_connection
 from worker.send_rate import SendRate
 from services import delivery, metrics
 from services.delivery import Claimed, DeliveryConfig, Send
@@ -79,8 +80,8 @@ class DeliveryWorker:
                 was_idle = self._idle()
                 try:
                     claimed = self._claim(free)
-                except Exception:
-                    log.exception("delivery: claiming failed; trying again")
+                except Exception as exc:
+                    _log_failure("delivery: claiming failed; trying again", exc)
                     stop.wait(self.poll_seconds)
                     continue
                 for item in claimed:
@@ -122,7 +123,7 @@ class DeliveryWorker:
         try:
             self.deliver(claimed)
         except Exception as exc:
-            log.exception("delivery: unexpected error", extra={"outbox_id": claimed.row_id})
+            _log_failure("delivery: unexpected error", exc, outbox_id=claimed.row_id)
             self._record_crash(claimed, exc)
             if self._on_error:
                 self._on_error(exc)
@@ -204,3 +205,13 @@ def delivery_config(settings) -> DeliveryConfig:
         mass_budget=settings.mass_send_monthly_budget,
         max_attempts=settings.outbox_max_attempts,
     )
+
+
+def _log_failure(message: str, exc: Exception, **fields) -> None:
+    """A lost database connection is one warning line (the row is retried); anything else is a bug
+    and keeps its traceback."""
+    if lost_connection(exc):
+        log.warning(f"{message} (database connection lost)",
+                    extra={**fields, "error": type(getattr(exc, "orig", exc)).__name__})
+    else:
+        log.exception(message, extra=fields)
