@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pauses_redis]  # Redis tests wait for it (conftest)
 
 
 def _require(what: str, probe) -> None:
