@@ -15,16 +15,14 @@ TTL = timedelta(seconds=1)
 
 
 @pytest.fixture
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/13", socket_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis not reachable")
+def redis_client(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
     client.delete("test:leader")
     yield client
     client.delete("test:leader")
+    client.close()
 
 
 def test_redis_lock_one_holder_then_takeover_after_expiry(redis_client):
