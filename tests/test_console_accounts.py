@@ -130,7 +130,7 @@ def test_creating_an_account_and_signing_in_with_it(app):
     created = account(app, "zhangsan")
     assert response.status_code == 302 and response.headers["Location"] == f"/console/staff/{created.id}"
     assert (created.role, created.town, created.display_name, created.active) == (StaffRole.OFFICER, "城关镇", "张三", True)
-    assert "已新建账号 zhangsan。" in text(admin.get(response.headers["Location"]))
+    assert "已新建账号zhangsan。" in text(admin.get(response.headers["Location"]))
     assert audit_actions(app, created.id) == ["staff.create"]
     with sessions_of(app)() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "staff.create")).one()
@@ -248,7 +248,7 @@ def test_disable_and_enable(settings, apps):
     assert 'data-confirm="确定停用li吗？"' in page
     response = post(admin, f"/console/staff/{officer_id}/disable")
     assert response.status_code == 302
-    assert "已停用 li，该账号已退出登录。" in text(admin.get(response.headers["Location"]))
+    assert "已停用li，该账号已退出登录。" in text(admin.get(response.headers["Location"]))
     assert account(app, "li").active is False
     assert not is_signed_in(officer)
     refused = sign_in(app.test_client(), "li")

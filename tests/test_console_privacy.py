@@ -122,7 +122,7 @@ def test_staff_carry_out_an_export_and_a_deletion_audited(console, sqlite_url):
     text = copy.get_data(as_text=True)
     assert copy.status_code == 200 and copy.headers["Cache-Control"] == "no-store"
     assert "attachment" in copy.headers["Content-Disposition"]
-    for expected in ("姓名：周秀兰；手机：13912340000", "【求助】共1件", "想请人帮忙买药", "【同意】志愿者报名 告知书2026-1版"):
+    for expected in ("姓名：周秀兰；手机：13912340000", "【求助】共1件", "想请人帮忙买药", "【同意】志愿者报名告知书2026-1版"):
         assert expected in text
     assert post(officer, f"{detail}/personal-data/erase", {"confirm": "确认删除"}, token_from=detail).status_code == 403
 

@@ -260,7 +260,7 @@ def test_county_leaders_are_assigned_from_the_team_list(world):
     token = csrf_token(client, path)
     response = client.post(f"{path}/leader", data={"csrf_token": token, "leader": "张县长",
                                                    "ids": [ids["martyr"], ids["veteran"]]})
-    assert "已为 2 户安排挂点领导：张县长" in text(client.get(response.headers["Location"]))
+    assert "已为2户安排挂点领导：张县长" in text(client.get(response.headers["Location"]))
     assert visit(sessions, ids["martyr"]).leader == "张县长"
     # a township account of another town cannot reach this team
     away = client_for("officer_away")

@@ -60,7 +60,8 @@ def test_the_check_finds_spaces_and_codes_and_keeps_numbered_choices():
 # --- strings in the source ----------------------------------------------------------------------
 
 SOURCES = sorted([*(PROJECT_ROOT / "services").rglob("*.py"), *(PROJECT_ROOT / "scheduler").glob("*.py"),
-                  *(PROJECT_ROOT / "worker").glob("*.py"), *(PROJECT_ROOT / "handlers").rglob("*.py")])
+                  *(PROJECT_ROOT / "worker").glob("*.py"), *(PROJECT_ROOT / "handlers").rglob("*.py"),
+                  *(PROJECT_ROOT / "bot" / "console").glob("*.py")])
 _HAS_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 _NOT_TEXT_CALLS = {"compile", "search", "match", "fullmatch", "sub", "split", "findall", "finditer",  # re

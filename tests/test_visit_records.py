@@ -117,7 +117,7 @@ def test_no_money_and_no_goods_is_fine_with_a_reason(sessions, plan):
 
 @pytest.mark.parametrize("photos, words", [
     ([Photo(b"%PDF-1.7 not a photo", "走访.jpg")], "“走访.jpg”不是照片"),
-    ([Photo(b"GIF89a" + b"\x00" * 10, "a.gif")], "只能上传 JPG 或 PNG"),
+    ([Photo(b"GIF89a" + b"\x00" * 10, "a.gif")], "只能上传JPG或PNG"),
     ([Photo(JPEG + b"\x00" * (5 * 1024 * 1024), "big.jpg")], "超过5MB"),
     ([Photo(JPEG, f"{n}.jpg") for n in range(7)], "最多6张"),
 ])

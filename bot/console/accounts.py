@@ -163,7 +163,7 @@ def staff_create():
         form.username.errors = [str(error)]
         return _render_list(form, 400)
     _record("staff.create", account, f"角色：{account.role.label}；范围：{_area(account.town)}")
-    commit(f"已新建账号 {account.username}。")
+    commit(f"已新建账号{account.username}。")
     return redirect(url_for("console.staff_edit", account_id=account.id))
 
 
@@ -205,7 +205,7 @@ def staff_update(account_id: int):
     _record("staff.update", account, "；".join(changes))
     _keep_signed_in(account, version)
     ended = "，该账号需重新登录" if account.session_version != version and account.id != me().id else ""
-    commit(f"已保存 {account.username} 的修改{ended}。")
+    commit(f"已保存{account.username}的修改{ended}。")
     if not can(current_user, "staff.manage"):  # an admin who just gave up the role
         return redirect(url_for("console.my_account"))
     return redirect(url_for("console.staff_edit", account_id=account.id))
@@ -236,7 +236,7 @@ def staff_password(account_id: int):
     staff_accounts.set_password(db(), account, form.password.data, now())
     _record("staff.password", account, "管理员重设密码")
     _keep_signed_in(account, version)
-    commit(f"已重设 {account.username} 的密码，该账号已登录的地方都需用新密码重新登录。")
+    commit(f"已重设{account.username}的密码，该账号已登录的地方都需用新密码重新登录。")
     return redirect(url_for("console.staff_edit", account_id=account.id))
 
 
@@ -255,19 +255,19 @@ def _simple_action(account_id: int, action: str, change, message: str):
 @blueprint.route("/staff/<int:account_id>/disable", methods=["POST"])
 @require("staff.manage")
 def staff_disable(account_id: int):
-    return _simple_action(account_id, "staff.disable", staff_accounts.disable, "已停用 {username}，该账号已退出登录。")
+    return _simple_action(account_id, "staff.disable", staff_accounts.disable, "已停用{username}，该账号已退出登录。")
 
 
 @blueprint.route("/staff/<int:account_id>/enable", methods=["POST"])
 @require("staff.manage")
 def staff_enable(account_id: int):
-    return _simple_action(account_id, "staff.enable", staff_accounts.enable, "已启用 {username}。")
+    return _simple_action(account_id, "staff.enable", staff_accounts.enable, "已启用{username}。")
 
 
 @blueprint.route("/staff/<int:account_id>/unlink", methods=["POST"])
 @require("staff.manage")
 def staff_unlink(account_id: int):
-    return _simple_action(account_id, "staff.unlink", staff_accounts.unlink, "已解除 {username} 的微信绑定。")
+    return _simple_action(account_id, "staff.unlink", staff_accounts.unlink, "已解除{username}的微信绑定。")
 
 
 # --- 我的账号 ----------------------------------------------------------------------

@@ -113,12 +113,12 @@ class ActivityForm:
             day, errors["day"] = None, "请选择活动日期。"
         start, end = _clock(self.start), _clock(self.end)
         if start is None:
-            errors["start"] = "开始时间请写成 时:分，例如 09:00。"
+            errors["start"] = "开始时间请写成 时:分，例如09:00。"
         if end is None:
-            errors["end"] = "结束时间请写成 时:分，例如 11:30。"
+            errors["end"] = "结束时间请写成 时:分，例如11:30。"
         capacity = _whole_number(self.capacity)
         if capacity is None:
-            errors["capacity"] = "名额请填整数，例如 20。"
+            errors["capacity"] = "名额请填整数，例如20。"
         if current_user.town:
             town = current_user.town  # a township account runs activities of its own 乡镇 only
         else:
@@ -238,7 +238,7 @@ def activity_capacity(id: int):
     capacity = _whole_number(request.form.get("capacity") or "")
     try:
         if capacity is None:
-            raise TransitionError("名额请填整数，例如 30。")
+            raise TransitionError("名额请填整数，例如30。")
         promoted = activity_admin.change_capacity(db(), activity, capacity, now())
     except TransitionError as error:
         db().rollback()

@@ -116,7 +116,7 @@ def delivery_retry(outbox_id: int):
         flash(str(error), "error")
     else:
         record("outbox.retry", subject=SUBJECT, subject_id=row.id)
-        commit(f"消息 {row.id} 已重新排队，稍后发送。")
+        commit(f"消息{row.id}已重新排队，稍后发送。")
     return redirect(_back() or url_for("console.delivery", outbox_id=outbox_id))
 
 
@@ -131,5 +131,5 @@ def delivery_cancel(outbox_id: int):
         flash(str(error), "error")
     else:
         record("outbox.cancel", subject=SUBJECT, subject_id=row.id)
-        commit(f"消息 {row.id} 已取消，不会再发送。")
+        commit(f"消息{row.id}已取消，不会再发送。")
     return redirect(_back() or url_for("console.delivery", outbox_id=outbox_id))

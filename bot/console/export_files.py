@@ -170,7 +170,7 @@ def _page_setup(sheet: Worksheet, landscape: bool) -> None:
     sheet.print_options.horizontalCentered = True
     sheet.page_margins.left = sheet.page_margins.right = 0.4
     sheet.page_margins.top = sheet.page_margins.bottom = 0.6
-    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
+    sheet.oddFooter.center.text = "第&P页，共&N页"
 
 
 # --- print HTML ------------------------------------------------------------------------------

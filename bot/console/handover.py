@@ -101,7 +101,7 @@ def handover_close(id: int):
         flash(str(error), "error")
         return redirect(url_for("console.handover_thread", id=id))
     record("handover.close", subject=SUBJECT, subject_id=thread.id)
-    commit(f"会话 {thread.number} 已结束，已告诉对方。")
+    commit(f"会话{thread.number}已结束，已告诉对方。")
     return redirect(url_for("console.handover_inbox"))
 
 

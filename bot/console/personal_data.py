@@ -21,7 +21,7 @@ CONFIRM_WORDS = "确认删除"
 
 def _copy(openid: str | None, number: str, roster: list[str]) -> Response:
     held = personal_data.holdings(db(), openid) if openid else None
-    lines = [f"个人信息副本 {number}（{day(now())}导出）", ""]
+    lines = [f"个人信息副本{number}（{day(now())}导出）", ""]
     if held and not held.empty:
         lines += export_lines(held, full_id=True)
     else:  # a roster record entered by staff
@@ -66,7 +66,7 @@ def volunteer_personal_erase(id: int):
     else:
         personal_data.erase_volunteer(db(), volunteer, now())
     record("personal.erase", subject=VOLUNTEER, subject_id=volunteer.id)
-    commit(f"已删除志愿者 {volunteer.number} 的个人信息。")
+    commit(f"已删除志愿者{volunteer.number}的个人信息。")
     return redirect(url_for("console.registrations", kind=VOLUNTEER, status="all"))
 
 
@@ -85,7 +85,7 @@ def beneficiary_personal_erase(id: int):
     else:
         personal_data.erase_beneficiary(db(), person, now())
     record("personal.erase", subject=BENEFICIARY, subject_id=person.id)
-    commit(f"已删除优抚登记 {person.number} 的个人信息。")
+    commit(f"已删除优抚登记{person.number}的个人信息。")
     if linked:  # the registrant's other registrations and requests went too
         flash("同一微信用户的其他登记和求助也已一并删除。", "success")
     return redirect(url_for("console.registrations", kind=BENEFICIARY, status="all"))

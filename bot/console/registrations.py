@@ -272,7 +272,7 @@ def _decide_no(kind: str, person, decide, render, reload, done: str):
 def volunteer_approve(id: int):
     volunteer = _volunteer_or_404(id)
     return _decide_yes(VOLUNTEER, volunteer, volunteers.approve, "console.volunteer_detail",
-                       f"已通过 {volunteer.number}，已通知本人。")
+                       f"已通过{volunteer.number}，已通知本人。")
 
 
 @blueprint.route("/registrations/volunteer/<int:id>/reject", methods=["POST"])
@@ -288,7 +288,7 @@ def volunteer_reject(id: int):
 def beneficiary_verify(id: int):
     person = _beneficiary_or_404(id)
     return _decide_yes(BENEFICIARY, person, beneficiaries.verify, "console.beneficiary_detail",
-                       f"已核实 {person.number}，已通知登记人。")
+                       f"已核实{person.number}，已通知登记人。")
 
 
 @blueprint.route("/registrations/beneficiary/<int:id>/reject", methods=["POST"])

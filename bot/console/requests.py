@@ -157,10 +157,10 @@ def _bulk_move(op: str, target: HelpRequest, staff) -> None:
 
 def _bulk_report(op: str, done: int, skipped: list[str]) -> str:
     verb = "受理" if op == "accept" else "指派"
-    text = f"已{verb} {done} 件"
+    text = f"已{verb}{done}件"
     if skipped:
         shown = "；".join(skipped[:10]) + ("；……" if len(skipped) > 10 else "")
-        text += f"，{len(skipped)} 件未处理（{shown}）"
+        text += f"，{len(skipped)}件未处理（{shown}）"
     return text + "。"
 
 

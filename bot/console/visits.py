@@ -149,8 +149,8 @@ def visit_leader(plan_id: int, team_id: int):
         return redirect(back)
     leader = " ".join(leader.split())
     record("visit.leader", subject="visit_plan", subject_id=plan.id,
-           detail=f"{leader or '取消挂点领导'}：{len(ids)} 户勾选，{changed} 户变更")
-    commit(f"已为 {changed} 户安排挂点领导：{leader}。" if leader else f"已取消 {changed} 户的挂点领导。")
+           detail=f"{leader or '取消挂点领导'}：{len(ids)}户勾选，{changed}户变更")
+    commit(f"已为{changed}户安排挂点领导：{leader}。" if leader else f"已取消{changed}户的挂点领导。")
     return redirect(back)
 
 
@@ -238,7 +238,7 @@ def _typed_details(form) -> tuple[VisitDetails | None, dict[str, str]]:
         visited_on = date.fromisoformat(form.get("visited_on", "").strip())
     except ValueError:
         visited_on = None
-        errors["visited_on"] = "请填写走访日期，例如 2027-01-20"
+        errors["visited_on"] = "请填写走访日期，例如2027-01-20"
     try:
         money = visit_records.parse_yuan(form.get("money", ""))
     except ValueError as error:
@@ -345,6 +345,6 @@ def _after_save(visit: PlannedVisit, household: Household, result, correcting: b
     record("visit.correct" if correcting else "visit.record", subject=SUBJECT, subject_id=visit.id, detail=detail)
     message = "走访记录已更正。" if correcting else f"已登记走访：{household.village}，慰问金{visit_records.yuan(visit.money_cents)}。"
     if result.request is not None:
-        message += f"已转为求助 {result.request.number}，在“求助”里跟进。"
+        message += f"已转为求助{result.request.number}，在“求助”里跟进。"
     commit(message)
     return back

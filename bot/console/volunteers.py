@@ -163,7 +163,7 @@ def _team_form(team: VolunteerTeam | None = None) -> tuple[TeamDetails | None, d
         try:
             flag = date.fromisoformat(typed["flag_date"])
         except ValueError:
-            errors["flag_date"] = "授旗日期请选日期，例如 2027-05-20。"
+            errors["flag_date"] = "授旗日期请选日期，例如2027-05-20。"
     towns = {v for v, _ in _town_options()}
     town = typed["town"] or None
     if current_user.town:
@@ -251,7 +251,7 @@ def team_member_add(id: int):
     number = (request.form.get("number") or "").strip()
     volunteer = volunteer_teams.by_number(db(), number) if number else None
     if volunteer is None or not access.in_scope(current_user, volunteer.town):
-        return _render_team(team, code=400, member_error="没有找到这个志愿者编号，请核对，例如 ZY2026-0042。")
+        return _render_team(team, code=400, member_error="没有找到这个志愿者编号，请核对，例如ZY2026-0042。")
     try:
         added = volunteer_teams.add_member(db(), team, volunteer, local_date(now()))
     except TransitionError as error:
@@ -261,7 +261,7 @@ def team_member_add(id: int):
         flash(f"{volunteer.number}已经是队员了。", "info")
         return redirect(url_for("console.team_detail", id=id))
     record("team.member_add", subject=TEAM_SUBJECT, subject_id=team.id, detail=f"volunteer:{volunteer.id}")
-    commit(f"已添加队员 {mask_name(volunteer.name)}（{volunteer.number}）。")
+    commit(f"已添加队员{mask_name(volunteer.name)}（{volunteer.number}）。")
     return redirect(url_for("console.team_detail", id=id))
 
 
