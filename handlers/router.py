@@ -105,6 +105,10 @@ def in_form(ctx: Context) -> bool:
     return forms.active_form(ctx) is not None
 
 
+def ends_hand_over(ctx: Context) -> bool:
+    return text_is(*handover.END_WORDS)(ctx) and handover.has_open_thread(ctx)
+
+
 def is_known_click(ctx: Context) -> bool:
     return ctx.message.is_event and ctx.message.event == "click" and entry_for_key(ctx.message.event_key) is not None
 
@@ -150,7 +154,9 @@ def no_reply(_ctx: Context) -> Reply:
 
 
 def cancel(ctx: Context) -> Reply:
-    return forms.cancel(ctx) if in_form(ctx) else texts.NOTHING_TO_CANCEL
+    if in_form(ctx):
+        return forms.cancel(ctx)
+    return handover.end(ctx) if handover.has_open_thread(ctx) else texts.NOTHING_TO_CANCEL
 
 
 def back(ctx: Context) -> Reply:
@@ -242,6 +248,7 @@ ROUTES: tuple[Route, ...] = (
     Route("back", text_is("返回", "上一步", "返回上一步"), back),
     Route("help", text_is("帮助", "help", "?", "？", "菜单"), show_help),
     Route("person", text_is("人工", "转人工", "人工服务", "人工客服"), hand_over),
+    Route("end person", ends_hand_over, handover.end),  # 结束人工 in an open 人工 chat
     Route("staff link", staff_link.is_link_request, staff_link.link),  # 绑定 123456 from the console
     Route("active form", in_form, continue_form),
     Route("choice", understanding.is_choice_answer, answer_choice),  # "2" after "您是想：1 … 2 …"

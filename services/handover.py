@@ -125,6 +125,15 @@ def close(session: Session, thread: HelpRequest, staff: StaffAccount, now: datet
     thread.waiting_since = None
 
 
+def end_by_user(session: Session, thread: HelpRequest, now: datetime) -> None:
+    """The user says they no longer need a person: the chat ends as if staff had closed it, and
+    the thread shows staff who ended it. The chat reply tells the user, so no notice is queued."""
+    thread.resolution = "用户结束了人工服务"
+    workflow.transition(session, help_requests.FLOW, thread, RequestStatus.RESOLVED, now,
+                        actor="user", action="user_close", note=thread.resolution)
+    thread.waiting_since = None
+
+
 def messages(session: Session, thread: HelpRequest, limit: int = 200) -> list[tuple[HandoverMessage, OutboxMessage | None]]:
     """The thread, oldest first, each staff answer with its outbox row (sent, held, failed …)."""
     rows = session.execute(

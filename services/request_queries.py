@@ -352,7 +352,7 @@ def latest_event_id(session: Session, request: HelpRequest) -> int:
 ACTION_WORDS = {
     "accept": "受理", "transfer": "转办", "assign": "指派", "note": "备注", "resolve": "办结",
     "reject": "不予受理", "reopen": "重新办理", "rate": "评价", "follow_up": "回访", "reply": "回复",
-    "close": "结束会话",
+    "close": "结束会话", "user_close": "本人结束会话",
 }
 PUSH_STATUS = {
     OutboxStatus.SENT: "已发送", OutboxStatus.PENDING: "等待发送", OutboxStatus.SENDING: "发送中",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from handlers import texts
 from models.help_request import HandoverMessage, HelpRequest, RequestStatus
-from services import handover, volunteers
+from services import handover, request_queries, volunteers
 from services.volunteers import VolunteerDetails
 from tests.conversation_fixtures import START, chat_app, clock, db, new_chat  # noqa: F401
 from tests.transcript import has
@@ -100,13 +100,37 @@ def test_a_menu_click_during_an_open_thread_still_opens_its_flow(new_chat, db):
     assert threads(db)[0].status == RequestStatus.SUBMITTED
 
 
-def test_cancel_and_help_outside_a_form_still_answer_normally(new_chat, db):
+def test_help_and_keywords_outside_a_form_still_answer_normally(new_chat, db):
     chat = new_chat("oHandover005")
     chat.run([
         ("人工", has("已为您转接人工服务")),
-        ("取消", texts.NOTHING_TO_CANCEL),
         ("帮助", texts.HELP),
         ("进度", has("SY2026-000001")),  # a keyword still starts its flow
     ])
     assert messages(db) == []  # none of these went to staff
     assert threads(db)[0].status == RequestStatus.SUBMITTED
+
+
+def test_the_user_ends_the_chat_themselves_and_the_menu_works_again(new_chat, db):
+    chat = new_chat("oHandover009")
+    chat.run([
+        ("人工", has("已为您转接人工服务", "不需要了，可以回复“结束人工”。")),
+        ("屋顶漏雨", RELAYED_FIRST),
+        ("结束人工", has("人工服务已结束", "回复“人工”")),
+        ("你们在哪办公", has("地址")),  # no longer relayed: the account answers again
+        ("人工", has("已为您转接人工服务，编号：\nSY2026-000002")),
+        ("取消", has("人工服务已结束")),  # 取消 in an open chat ends it too
+        ("取消", texts.NOTHING_TO_CANCEL),
+    ])
+    first, second = threads(db)
+    assert (first.status, first.resolution) == (RequestStatus.RESOLVED, "用户结束了人工服务")
+    assert second.status == RequestStatus.RESOLVED and second.waiting_since is None
+    assert [m.text for m in messages(db)] == ["屋顶漏雨"]  # 结束人工 itself is not kept for staff
+    # Staff see in the thread's timeline that the person ended it.
+    assert any(e.who == "求助人" and e.what.startswith("本人结束会话") for e in request_queries.timeline(db, first))
+
+
+def test_end_words_without_an_open_chat_open_nothing(new_chat, db):
+    chat = new_chat("oHandover010")
+    assert "人工服务已结束" not in chat.say("结束人工")
+    assert list(threads(db)) == []

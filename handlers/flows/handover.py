@@ -23,7 +23,19 @@ def hand_over(ctx: Context, during: str | None) -> str:
     call_back = "\n也可能按您登记的手机号给您打电话。" if known.get("mobile") else ""
     return (f"已为您转接人工服务，编号：\n{thread.number}\n"
             "请直接把您的问题发过来，文字、语音、图片都可以。\n"
-            f"工作人员会在1个工作日内在这里回复您。{call_back}")
+            f"工作人员会在1个工作日内在这里回复您。{call_back}\n"
+            f"{END_HINT}")
+
+
+END_WORDS = ("结束人工", "退出人工", "结束人工服务", "不用人工了", "不需要人工了", "结束对话")
+END_HINT = "不需要了，可以回复“结束人工”。"
+ENDED = "好的，人工服务已结束。\n如还需要帮助，请随时回复“人工”。"
+
+
+def end(ctx: Context) -> str:
+    """取消 or 结束人工 in an open 人工 chat: the user ends it themselves."""
+    handover.end_by_user(ctx.session, handover.open_thread_of(ctx.session, ctx.message.openid), ctx.now)
+    return ENDED
 
 
 def has_open_thread(ctx: Context) -> bool:
