@@ -3,7 +3,7 @@ own team's households, once each."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models.status_event import StatusEvent
 from models.visits import PlannedVisit, VisitStatus
@@ -140,3 +140,18 @@ def test_a_member_without_a_current_plan_is_told_so(new_chat, db, clock):
     _two_households(db)
     clock.now = at("2027-05-10T10:00")  # months after the window
     assert new_chat("oVisitLog00001").say("走访登记") == "目前没有进行中的走访慰问。有新的走访任务时，会把名单发给您。"
+
+
+def test_the_addresses_shown_as_choices_are_not_kept_in_plaintext(new_chat, db, clock):
+    """The numbered list of a member's households sits in the conversation row while they
+    choose: with the answers, encrypted, never in the engine's plain bookkeeping."""
+    _two_households(db)
+    clock.now = IN_WINDOW
+    chat = new_chat("oVisitLog00001")
+    assert "1 二村 虚构路1号（重点）" in chat.say("走访登记")
+    with db.session() as s:
+        answers, scratch = s.execute(text(
+            "SELECT CAST(answers AS TEXT), CAST(scratch AS TEXT) FROM conversation_state WHERE openid = :o"),
+            {"o": "oVisitLog00001"}).one()
+    assert "虚构路" not in scratch and "虚构路" not in answers
+    assert "送了多少慰问金" in chat.say("1")  # the numbers still mean the households shown

@@ -3,8 +3,8 @@
 any conversation).
 
 Row layout (version 2): `form` the form's name; `answers` (encrypted) {"a": answers,
-"p": offered values}; `scratch` {"v": 2, "step": {...}, "strikes": n, "shown": {...}} —
-the engine's bookkeeping, never anything typed; `step` a readable copy of where the user
+"p": offered values, "s": the numbered options shown, which may be addresses}; `scratch`
+{"v": 2, "step": {...}, "strikes": n} — the engine's bookkeeping, never personal data; `step` a readable copy of where the user
 is ("skills", ":confirm") for people reading the table. Rows written before version 2
 (the step only in the `step` column, flags loose in `scratch`) are read by `_legacy_step`.
 """
@@ -158,7 +158,9 @@ def load(ctx: Context) -> Draft:
     try:
         step = step_from_json(scratch["step"]) if scratch.get("v") == VERSION else None
         if step is not None and step_label(step) == row.step:
-            shown = scratch.get("shown") or {}
+            # The options shown can be people's addresses (a volunteer's visit list): kept with the
+            # answers, encrypted; rows saved before that kept them in scratch.
+            shown = stored.get("s") or scratch.get("shown") or {}
             shown = _shown_from(shown.get("field"), shown.get("options"))
         else:  # written before version 2, or by a worker still running it (it keeps our keys, stale)
             step = _legacy_step(row.step or "", scratch)
@@ -182,12 +184,13 @@ def _check_fields(draft: Draft, step: Step) -> None:
 
 def save(ctx: Context, draft: Draft) -> None:
     scratch: dict[str, Any] = {"v": VERSION, "step": step_to_json(draft.step), "strikes": draft.strikes}
+    private: dict[str, Any] = {"a": draft.answers, "p": draft.prefill}
     if draft.shown is not None:
-        scratch["shown"] = {"field": draft.shown.field,
-                            "options": [[o.value, o.label, list(o.aliases)] for o in draft.shown.options]}
+        private["s"] = {"field": draft.shown.field,
+                        "options": [[o.value, o.label, list(o.aliases)] for o in draft.shown.options]}
     conversations.save(
         ctx.state, form=draft.form.name, step=step_label(draft.step),
-        answers={"a": draft.answers, "p": draft.prefill}, scratch=scratch, now=ctx.now, timeout=timeout(ctx),
+        answers=private, scratch=scratch, now=ctx.now, timeout=timeout(ctx),
     )
 
 
