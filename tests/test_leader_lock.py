@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from models.database import make_engine
 from scheduler.leader import AdvisoryLock, LeaseLock, RedisLock
@@ -60,14 +60,20 @@ def test_lease_lock_one_holder_then_takeover_after_expiry(sqlite_url):
 
 
 def test_advisory_lock_released_when_the_holder_connection_dies(pg_url):
-    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(pg_url)
     first, second = AdvisoryLock(engine), AdvisoryLock(engine)
     try:
         assert first.acquire() and not second.acquire()
         assert first.renew()
-        first._conn.invalidate()  # the server drops a dead session's locks
-        first._conn = None
-        assert second.acquire()
+        holder_pid = first._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder_pid})
+        # The server frees a dead session's locks once its backend has exited (asynchronously):
+        # a standby polling as the scheduler does gets it within moments.
+        deadline = time.monotonic() + 10
+        while not second.acquire():
+            assert time.monotonic() < deadline, "the dead holder's lock was never released"
+            time.sleep(0.05)
         assert not first.renew()
     finally:
         first.release()
