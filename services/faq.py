@@ -78,9 +78,11 @@ def all_entries(session: Session) -> list[FaqEntry]:
     return list(session.scalars(select(FaqEntry).order_by(FaqEntry.position, FaqEntry.id)))
 
 
-def answer_warnings(answer: str) -> list[str]:
+def answer_warnings(answer: str, card: Mapping[str, str] | None = None) -> list[str]:
     """What an answer lacks to tell people who, when and where to ask (warnings, not refusals:
-    a general answer may rightly point to the 服务站 without a number)."""
+    a general answer may rightly point to the 服务站 without a number). The chat adds the office,
+    phone and hours of deploy/contact.toml under every answer, so what the card gives is not lacking."""
+    answer = f"{answer}\n{where_to_ask(card)}" if card else answer
     warnings = []
     if not _WHO.search(answer):
         warnings.append("没有写找谁办理（例如 乡镇退役军人服务站、县退役军人事务局）")

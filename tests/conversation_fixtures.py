@@ -26,8 +26,10 @@ def migration_faq() -> list[tuple[str, str, str, int]]:
     spec = importlib.util.spec_from_file_location("faq_defaults_0013", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    seeded = [(topic, keywords, answer, n) for n, (topic, keywords, answer) in enumerate(module.FAQ_DEFAULTS, start=1)]
-    return seeded + [(*module.MARTYR_FAMILY, module.MARTYR_FAMILY_POSITION)]
+    inserted_at = module.MARTYR_FAMILY_POSITION  # the topics from there on moved down one
+    seeded = [(topic, keywords, answer, n if n < inserted_at else n + 1)
+              for n, (topic, keywords, answer) in enumerate(module.FAQ_DEFAULTS, start=1)]
+    return seeded + [(*module.MARTYR_FAMILY, inserted_at)]
 
 
 def ensure_faq(url: str) -> None:

@@ -88,3 +88,7 @@ def test_a_database_seeded_before_the_correction_gets_it_and_keeps_staff_edits(t
     assert rows["优待证"].answer == ANSWERS["优待证"]
     assert rows["烈属抚恤优待"].answer == ANSWERS["烈属抚恤优待"]
     assert len(rows) == 16
+    # The new topic is second in the 政策咨询 menu and the console's list, every number used once.
+    by_position = sorted(rows.values(), key=lambda e: e.position)
+    assert [e.position for e in by_position] == list(range(1, 17))
+    assert [e.topic for e in by_position[:3]] == ["优待证", "烈属抚恤优待", "光荣牌"]

@@ -256,6 +256,11 @@ def test_an_faq_answer_without_who_when_where_is_flagged():
     assert len(faq.answer_warnings("按规定办理。")) == 4
     complete = "请到县退役军人服务站（人民路8号一楼大厅）办理，工作日 8:30–17:00，电话 0571-88886666。"
     assert faq.answer_warnings(complete) == []
+    # The chat adds the contact card under every answer: what it gives is not missing.
+    card = {"office": "县退役军人服务中心", "phone": "0000-12345678", "hours": "工作日 上午8:30-12:00"}
+    assert faq.answer_warnings("按规定办理。", card) == []
+    assert faq.answer_warnings("按规定办理。", {"office": "县退役军人事务局"}) == [
+        "没有联系电话", "没有办理地点或地址", "没有办公时间（例如 工作日8:30–12:00）"]
 
 
 def test_an_faq_edit_answers_the_next_question(sessions):

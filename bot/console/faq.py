@@ -11,6 +11,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from bot.console import blueprint, db
 from bot.console.access import check_scope, require
 from bot.console.common import commit, record
+from bot.runtime import runtime
+from handlers import site
 from models.faq import FaqEntry
 from services import faq
 
@@ -22,7 +24,12 @@ SUBJECT = "faq"
 def faq_list():
     entries = faq.all_entries(db())
     return render_template("console/faq/list.html", entries=entries,
-                           warnings={e.id: faq.answer_warnings(e.answer) for e in entries})
+                           warnings={e.id: _warnings(e.answer) for e in entries})
+
+
+def _warnings(answer: str) -> list[str]:
+    """Judged as the chat shows the answer: with the contact card added under it."""
+    return faq.answer_warnings(answer, site.contact(runtime().settings))
 
 
 def _entry(entry_id: int) -> FaqEntry:
@@ -47,7 +54,7 @@ def _values(entry: FaqEntry | None) -> dict:
 
 def _page(entry: FaqEntry | None, values: dict, errors: dict, status: int = 200):
     return render_template("console/faq/edit.html", entry=entry, values=values, errors=errors,
-                           warnings=faq.answer_warnings(values["answer"]) if values["answer"].strip() else [],
+                           warnings=_warnings(values["answer"]) if values["answer"].strip() else [],
                            preview=f"【{values['topic'].strip()}】\n{values['answer'].strip()}" if values["answer"].strip() else ""
                            ), status
 
@@ -79,7 +86,7 @@ def _save(entry: FaqEntry | None):
         db().rollback()
         return _page(entry, values, error.errors, 400)
     record("faq.create" if entry is None else "faq.update", subject=SUBJECT, subject_id=saved.id, detail=saved.topic)
-    warnings = faq.answer_warnings(saved.answer)
+    warnings = _warnings(saved.answer)
     commit(f"“{saved.topic}”已保存，聊天里马上生效。")
     if warnings:
         flash("提醒：这条答复" + "；".join(warnings) + "。群众看了可能还是不知道找谁、何时、去哪里办。", "warning")

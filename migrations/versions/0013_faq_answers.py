@@ -26,7 +26,7 @@ depends_on: Union[str, Sequence[str], None] = None
 _WHERE = "乡镇（街道）退役军人服务站"
 
 # The FAQ as of this revision: (topic, keywords, answer), in menu order of 0003; the 烈属 topic
-# goes second (position 1, after 优待证). The chat adds the contact card of deploy/contact.toml.
+# goes second (position 2, after 优待证; the others move down one). The chat adds the contact card of deploy/contact.toml.
 FAQ_DEFAULTS: list[tuple[str, str, str]] = [
     ("优待证", "优待证,优待卡,申领,补办",
      "退役军人，烈士、因公牺牲军人、病故军人的遗属，现役军人家属等优抚对象，都可以申领优待证：\n"
@@ -102,7 +102,7 @@ MARTYR_FAMILY = (
     "4. 祭扫：清明节和9月30日烈士纪念日组织祭扫，到外地祭扫可以申请补助。\n"
     f"办理和咨询：工作日到户籍地{_WHERE}，或县退役军人事务局。",
 )
-MARTYR_FAMILY_POSITION = 1
+MARTYR_FAMILY_POSITION = 2  # second in the menu: the topics from there on move down one
 
 # sha256 (first 16 hex digits) of each 0003 answer, and the 0003 keywords: a row still holding
 # them was never edited by staff.
@@ -146,6 +146,8 @@ def upgrade() -> None:
             conn.execute(_faq.update().where(_faq.c.id == row.id).values(**changes))
     topic, keywords, answer = MARTYR_FAMILY
     if topic not in rows:
+        conn.execute(_faq.update().where(_faq.c.position >= MARTYR_FAMILY_POSITION)
+                     .values(position=_faq.c.position + 1))
         conn.execute(_faq.insert().values(topic=topic, keywords=keywords, answer=answer,
                                           position=MARTYR_FAMILY_POSITION, enabled=True))
 
@@ -155,4 +157,7 @@ def downgrade() -> None:
     # topic goes, if staff left it as seeded.
     conn = op.get_bind()
     topic, _keywords, answer = MARTYR_FAMILY
-    conn.execute(_faq.delete().where(_faq.c.topic == topic, _faq.c.answer == answer))
+    removed = conn.execute(_faq.delete().where(_faq.c.topic == topic, _faq.c.answer == answer)).rowcount
+    if removed:
+        conn.execute(_faq.update().where(_faq.c.position > MARTYR_FAMILY_POSITION)
+                     .values(position=_faq.c.position - 1))
