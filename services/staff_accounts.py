@@ -8,6 +8,7 @@ web workers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -34,8 +35,12 @@ LINK_WORDS = re.compile(r"^\s*绑定\s*(\d{6})\s*$")
 LINK_ATTEMPT = "#wechat-link"
 MAX_LINK_FAILURES = 5
 TOO_MANY_TRIES = "尝试次数过多，请15分钟后再试。"
-# A hash to compare against when the username does not exist, so both cases take as long.
-_DUMMY_HASH = generate_password_hash("not a real password")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to compare against when the username does not exist, so both cases take as long.
+    Made at the first sign-in, not at import: every process imports this module (CLI commands,
+    workers, the scheduler) and the hash costs about 0.1 s of CPU."""
+    return generate_password_hash("not a real password")
 
 
 class AccountError(ValueError):
@@ -154,7 +159,7 @@ def sign_in(session: Session, username: str, password: str, ip: str, now: dateti
         session.add(LoginAttempt(username=username, ip=ip, success=False, at=now))
         return SignIn(None, TOO_MANY_TRIES)
     account = by_username(session, username)
-    valid = check_password_hash(account.password_hash if account else _DUMMY_HASH, password or "")
+    valid = check_password_hash(account.password_hash if account else _dummy_hash(), password or "")
     ok = bool(account and valid and account.active)
     session.add(LoginAttempt(username=username, ip=ip, success=ok, at=now))
     if not ok:

@@ -223,7 +223,7 @@ def _cheap_password_hash(request, monkeypatch):
         return generate_password_hash(password, method=method, salt_length=salt_length)
 
     monkeypatch.setattr(staff_accounts, "generate_password_hash", cheap)
-    monkeypatch.setattr(staff_accounts, "_DUMMY_HASH", _cheap_dummy_hash())
+    monkeypatch.setattr(staff_accounts, "_dummy_hash", _cheap_dummy_hash)
 
 
 @functools.cache
