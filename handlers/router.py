@@ -12,9 +12,7 @@ and understood intents lead to the same `Entry` (a flow's registration; an inten
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
@@ -117,17 +115,8 @@ def is_keyword(ctx: Context) -> bool:
     return is_text(ctx) and entry_for(ctx.message.text) is not None
 
 
-# "SY2026-000123", typed as "sy2026-123", "ＳＹ２０２６－０００１２３" or inside a sentence.
-RECEIPT = re.compile(r"SY\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
-
-
-def receipt_number(text: str) -> str | None:
-    found = RECEIPT.search(unicodedata.normalize("NFKC", text or ""))
-    return f"SY{found.group(1)}-{int(found.group(2)):06d}" if found else None
-
-
 def has_receipt_number(ctx: Context) -> bool:
-    return is_text(ctx) and receipt_number(ctx.message.text) is not None
+    return is_text(ctx) and progress.receipt_number(ctx.message.text) is not None
 
 
 # --- handlers ----------------------------------------------------------------
@@ -192,12 +181,6 @@ def start_from_menu(ctx: Context) -> Reply:
     return begin(ctx, entry_for_key(ctx.message.event_key))
 
 
-def show_request(ctx: Context) -> Reply:
-    """A receipt number anywhere in a message (or alone, as the account asked): that request's progress."""
-    number = receipt_number(ctx.message.text)
-    return progress.timeline(dataclasses.replace(ctx, message=dataclasses.replace(ctx.message, content=number)))
-
-
 def answer_topic(ctx: Context, topic: str) -> Reply:
     by_words = faq_entries.match(ctx.session, ctx.message.text)
     # A topic staff added in the console has no examples in the matcher; when its keywords
@@ -255,7 +238,7 @@ ROUTES: tuple[Route, ...] = (
     Route("keyword", is_keyword, start_from_keyword),
     # In an open 人工 chat, everything else is for the staff member, not the FAQ.
     Route("handover chat", handover.has_open_thread, handover.relay),
-    Route("receipt number", has_receipt_number, show_request),
+    Route("receipt number", has_receipt_number, progress.timeline),
     Route("own words", is_text, understand),  # ends in the FAQ keywords, then the fallback
     Route("media and others", always, acknowledge_non_text),
 )

@@ -29,13 +29,12 @@ import redis as redis_lib
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from models import Recipient
-from models import Follower, InboundMessage, OutboxMessage, utcnow
+from models import Follower, InboundMessage, Recipient, utcnow
 from services.inbound_dedupe import Claim, DatabaseDedupe, RedisDedupe, RedisWithDatabaseFallback, dedupe_key
 from tests.conftest import make_settings
 from tests.fake_wechat_api import CUSTOM, FakeWeChatApi
 from tests.outbound_kit import Outbound, outbound_settings
-from tests.test_webhook_reliability import Counter
+from tests.test_webhook_reliability import Counter, outbox_rows
 from tests.wechat_peer import text_xml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +121,7 @@ def test_a_retry_handles_a_message_whose_first_attempt_died_holding_the_claim(sq
     assert retry.status_code == 200 and plain_peer.reply_text(retry.data) is None  # "success" at the deadline
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        late = [r for r in _outbox(sqlite_url) if r.kind == "late_reply"]
+        late = [r for r in outbox_rows(sqlite_url) if r.kind == "late_reply"]
         if late:
             break
         time.sleep(0.1)
@@ -130,16 +129,6 @@ def test_a_retry_handles_a_message_whose_first_attempt_died_holding_the_claim(sq
     assert counter.calls == 1
     again = plain_peer.post(client, text_xml("还在吗", openid="oDiedMidway01", msg_id=msg_id))
     assert plain_peer.reply_text(again.data) is None and counter.calls == 1  # answered once, late
-
-
-def _outbox(url):
-    from models.database import make_engine, make_session_factory
-
-    engine = make_engine(url)
-    with make_session_factory(engine)() as session:
-        rows = list(session.scalars(select(OutboxMessage)))
-    engine.dispose()
-    return rows
 
 
 def _stores(url, redis_url, redis_store=None):
@@ -291,5 +280,5 @@ def test_a_reply_that_missed_the_deadline_is_not_also_given_to_a_retry(sqlite_ur
     retry = plain_peer.post(client, xml)  # WeChat's retry (its answer to the first came too late)
     assert plain_peer.reply_text(retry.data) is None  # not the reply: that goes out late, once
     time.sleep(1.2)
-    assert [r.payload["text"] for r in _outbox(sqlite_url) if r.kind == "late_reply"] == ["已收到：慢一点"]
+    assert [r.payload["text"] for r in outbox_rows(sqlite_url) if r.kind == "late_reply"] == ["已收到：慢一点"]
     assert counter.calls == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import day, day_and_time
@@ -12,7 +13,8 @@ from models.help_request import RequestStatus
 from services import help_requests
 from services.help_requests import CATEGORIES, STATUS_LABELS
 
-NUMBER = re.compile(r"SY\d{4}-\d{3,}", re.IGNORECASE)
+# "SY2026-000123", typed as "sy2026-123", "ＳＹ２０２６－０００１２３" or inside a sentence.
+RECEIPT = re.compile(r"SY\s*(\d{4})\s*[-－—–_ ]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
 SCORES = (
     Option("5", "非常满意"), Option("4", "满意"), Option("3", "一般"), Option("2", "不满意"), Option("1", "很不满意"),
 )
@@ -33,9 +35,15 @@ def overview(ctx: Context) -> str:
     return f"您最近的求助：\n{lines}\n回复“进度”和编号查看办理经过，例如“进度{requests[0].number}”。"
 
 
+def receipt_number(text: str) -> str | None:
+    """The request number in a message, however it was typed, as the account writes it."""
+    found = RECEIPT.search(unicodedata.normalize("NFKC", text or ""))
+    return f"SY{found.group(1)}-{int(found.group(2)):06d}" if found else None
+
+
 def timeline(ctx: Context) -> str:
-    match = NUMBER.search(ctx.message.text)
-    number = match.group(0).upper()
+    """One request's progress: 进度 SY…, or a receipt number anywhere in a message."""
+    number = receipt_number(ctx.message.text)
     request = help_requests.by_number(ctx.session, ctx.message.openid, number)
     if request is None:
         return f"没有找到您名下编号为{number}的求助，请核对编号。回复“查询进度”查看您的求助。"
@@ -76,11 +84,11 @@ RATING = register(Form(
 
 def rate(ctx: Context) -> str:
     """评价 [编号]: without a number, the latest resolved request."""
-    match = NUMBER.search(ctx.message.text)
-    if match:
-        request = help_requests.by_number(ctx.session, ctx.message.openid, match.group(0))
+    number = receipt_number(ctx.message.text)
+    if number:
+        request = help_requests.by_number(ctx.session, ctx.message.openid, number)
         if request is None:
-            return f"没有找到您名下编号为{match.group(0).upper()}的求助，请核对编号。"
+            return f"没有找到您名下编号为{number}的求助，请核对编号。"
     else:
         waiting = help_requests.awaiting_rating(ctx.session, ctx.message.openid)
         request = waiting[0] if waiting else None
