@@ -1,18 +1,28 @@
-"""The Flask side of 双拥助手: the only package that imports flask."""
+"""The Flask side of 双拥助手: the only package that imports flask.
+
+`create_app` imports Flask and the web app's modules when it is called, not when the package is
+imported: `python -m bot` imports this package first, and most of its commands serve no web app."""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from bot.logs import configure_logging
-from bot.runtime import EXTENSION, Runtime
-from config import Settings
-from handlers.router import Route
-from models.encrypted import configure_data_key
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from config import Settings
+    from handlers.router import Route
 
 
 def create_app(settings: Settings | None = None, routes: tuple[Route, ...] | None = None) -> Flask:
     """App factory. Tests pass their own settings (and may pass their own route table)."""
+    from flask import Flask
+
+    from bot.logs import configure_logging
+    from bot.runtime import EXTENSION, Runtime
+    from config import Settings
+    from models.encrypted import configure_data_key
+
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, json_lines=not settings.development)
     configure_data_key(settings.data_encryption_key)

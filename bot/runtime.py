@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wechat.protocol import MessageCrypto
 from config import Settings
+from handlers import intents
 from handlers.router import ROUTES, Route
 from models import utcnow
 from models.database import SqliteWriters, make_engine, make_session_factory
@@ -49,6 +50,9 @@ class Runtime:
         # several threads at once, and two of them creating the same prometheus metric raise
         # DuplicateTimeseries (a 500 on /wechat, found by bench/drill.py).
         metrics._metrics()
+        # The intent examples load on first use (handlers.intents); a web worker loads them now,
+        # not while its first message waits.
+        intents.preload()
         # A web worker's threads and its handler pool share the pool: enough
         # connections that a handler never waits for one, few enough that several
         # workers stay well under PostgreSQL's max_connections.

@@ -1,2 +1,2 @@
-"""`python -m bot …`: the root group (root.py), one module per group of commands, and
-main.py, which imports them all. No command module imports another or main.py."""
+"""`python -m bot …`: the root group (root.py), which imports one module per group of commands
+(the others here) when one of its commands is first used. No command module imports another."""

@@ -1,4 +1,6 @@
-"""The intent catalogue: one TOML file per intent under examples/, loaded once at import.
+"""The intent catalogue: one TOML file per intent under examples/, loaded once, on first use
+(`CATALOG` and `TOP_LEVEL` are read through the module's __getattr__), so importing the handlers
+costs nothing until a message is classified; the web app loads it when it starts (bot.runtime).
 
 A file holds `label` (how a clarifying question names the intent, e.g. "报名当志愿者")
 and `examples` (phrasings as people type them). FAQ topics are intents named
@@ -7,7 +9,7 @@ and `examples` (phrasings as people type them). FAQ topics are intents named
 
 from __future__ import annotations
 
-import tomllib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ class Intent:
 
 
 def load(directory: Path = EXAMPLES_DIR) -> dict[str, Intent]:
+    import tomllib
+
     catalog: dict[str, Intent] = {}
     for path in sorted(directory.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -35,14 +39,30 @@ def load(directory: Path = EXAMPLES_DIR) -> dict[str, Intent]:
     return catalog
 
 
-CATALOG: dict[str, Intent] = load()
+@functools.cache
+def catalog() -> dict[str, Intent]:
+    """The catalogue (CATALOG), read from examples/ the first time it is asked for."""
+    return load()
 
 
 def label(name: str) -> str:
-    intent = CATALOG.get(name)
+    intent = catalog().get(name)
     return intent.label if intent else name
 
 # "edit" means "change what I typed in this form"; outside a form 修改 is the profile editor.
 IN_FORM_ONLY = frozenset({"edit"})
-TOP_LEVEL: frozenset[str] = frozenset(CATALOG) - IN_FORM_ONLY
 FORM_CONTROLS: frozenset[str] = frozenset({"cancel", "back", "edit", "person", "help"})
+
+
+@functools.cache
+def top_level() -> frozenset[str]:
+    """The intents understood outside a form (TOP_LEVEL)."""
+    return frozenset(catalog()) - IN_FORM_ONLY
+
+
+def __getattr__(name: str):
+    if name == "CATALOG":
+        return catalog()
+    if name == "TOP_LEVEL":
+        return top_level()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,11 +14,12 @@ no release since 2020. Character n-grams need no dictionary and stay robust to t
 dialect words. RapidFuzz (pinned in requirements.txt) is a maintained C++ library; a
 message is matched in well under a millisecond.
 
-Everything here is built once at import from the example files and never changed.
+Everything here is built once, on the first message, from the example files and never changed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -28,7 +29,7 @@ from typing import Collection
 
 from rapidfuzz import fuzz
 
-from handlers.intents.catalog import CATALOG, Intent
+from handlers.intents.catalog import Intent, catalog
 
 # Particles and fillers that carry tone, not meaning (kept out of the features).
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦噢喔呗咯哎唉诶嗯哟呐捏滴]+")
@@ -120,14 +121,17 @@ class _Index:
         return examples, centroids
 
 
-_INDEX = _Index(CATALOG)
+@functools.cache
+def index() -> _Index:
+    """The examples' index, built on first use (about 20 ms)."""
+    return _Index(catalog())
 
 
 def _check(among: Collection[str] | None) -> frozenset[str] | None:
     if among is None:
         return None
     wanted = frozenset(among)
-    unknown = wanted - CATALOG.keys()
+    unknown = wanted - catalog().keys()
     if unknown:
         raise ValueError(f"unknown intents: {sorted(unknown)}")
     return wanted
@@ -139,17 +143,18 @@ def scores(text: str, among: Collection[str] | None = None) -> list[tuple[str, f
     norm = normalize(text)
     if not norm:
         return []
-    cosine, centroids = _INDEX.cosine(norm)
-    candidates = [(s, i) for i, s in cosine.items() if wanted is None or _INDEX.intent_of[i] in wanted]
+    found = index()
+    cosine, centroids = found.cosine(norm)
+    candidates = [(s, i) for i, s in cosine.items() if wanted is None or found.intent_of[i] in wanted]
     candidates.sort(reverse=True)
     best: dict[str, float] = {}
     for cos, i in candidates[:RERANK]:
-        example = _INDEX.text_of[i]
+        example = found.text_of[i]
         aligned = fuzz.partial_ratio(example, norm) / 100 if len(norm) >= 2 else 0.0
         # partial_ratio of a long example against a short message says little: scale by coverage.
         aligned *= min(1.0, len(norm) / len(example))
         score = (1 - FUZZ_SHARE) * cos + FUZZ_SHARE * aligned
-        name = _INDEX.intent_of[i]
+        name = found.intent_of[i]
         if score > best.get(name, 0.0):
             best[name] = score
     blended = {name: (1 - CENTROID_SHARE) * s + CENTROID_SHARE * centroids.get(name, 0.0) for name, s in best.items()}
@@ -164,7 +169,7 @@ def classify(text: str, among: Collection[str] | None = None) -> Match | None:
     if not ranked:
         return None
     wanted = _check(among)
-    exact = [name for name in _INDEX.exact.get(normalize(text), ()) if wanted is None or name in wanted]
+    exact = [name for name in index().exact.get(normalize(text), ()) if wanted is None or name in wanted]
     if len(exact) == 1:  # the very words of one example: no doubt, whatever the blend says
         rest = tuple(name for name, s in ranked if name != exact[0] and s >= FLOOR)[:ALTERNATIVES]
         return Match(exact[0], 1.0, True, rest)
