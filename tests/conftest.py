@@ -325,9 +325,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Debian's chromium driven by Playwright (never a downloaded browser); CI installs it."""
+    """Debian's chromium driven by Playwright (never a downloaded browser); CI installs it.
+
+    Started once per test process (each xdist worker): a launch costs a second or two of CPU.
+    Tests open a context of their own (browser.new_context / new_page), which has its own
+    cookies, storage and cache, so no test sees another's session."""
     from pathlib import Path
 
     if not Path(CHROMIUM).exists():
@@ -339,3 +343,82 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+class _PythonMBot:
+    """`python -m bot` as CliRunner.invoke sees a command: bot/__main__.py's main() with the
+    arguments in sys.argv, so its one-line "configuration error" / "database error" exits (code 2)
+    are the real ones, not a copy."""
+
+    name = "python -m bot"
+
+    def main(self, args, prog_name, **_extra):
+        import sys
+
+        from bot.__main__ import main
+
+        saved, sys.argv = sys.argv, [prog_name, *args]
+        try:
+            main()
+        finally:
+            sys.argv = saved
+
+
+def _set_environ(target) -> None:
+    for name in [n for n in os.environ if n not in target]:
+        del os.environ[name]
+    for name, value in target.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """`python -m bot ARGS` in this process (an import of the project costs a new process about 1.5 s
+    of CPU): cli(args, env=None, input=None) → click's Result (exit_code, stdout, stderr, output).
+
+    env, as for subprocess.run, is the whole environment of the command (Settings read it, and
+    .env, as in a real process); None keeps this process's. What a command changes in the process
+    is put back after each call, as the end of a process would: the environment, the data key and
+    the logging setup (open_database adds a handler on the stderr of the call; pytest's handlers are
+    off during the call, so log lines land in the call's stderr as in a process). Exceptions other
+    than click's exits propagate (a real process would print a traceback and exit 1).
+    Not for commands that install signal handlers or run loops (worker, scheduler, serve): keep
+    those as real processes (tests/scheduler_helpers.run_cli)."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from models import encrypted
+
+    # main() points the process at INSTANCE_DIR/metrics for prometheus-client's multiprocess mode:
+    # an environment variable read once per process, which would change this one for good.
+    monkeypatch.setattr("services.metrics.prepare_process", lambda instance_dir: None)
+
+    def run(args, env=None, input=None):
+        saved_environ, saved_keys = dict(os.environ), encrypted._keys
+        root = logging.getLogger()
+        saved_handlers, saved_level = list(root.handlers), root.level
+        loggers = logging.Logger.manager.loggerDict
+        saved_levels = {name: lg.level for name, lg in loggers.items() if isinstance(lg, logging.Logger)}
+        if env is not None:
+            _set_environ(env)
+        for handler in saved_handlers:  # pytest's: a new process has none (warnings go to stderr)
+            root.removeHandler(handler)
+        try:
+            return CliRunner().invoke(_PythonMBot(), [str(a) for a in args], input=input, catch_exceptions=False,
+                                      prog_name="python -m bot")
+        finally:
+            _set_environ(saved_environ)
+            encrypted._keys = saved_keys
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+                handler.close()
+            for handler in saved_handlers:
+                root.addHandler(handler)
+            root.setLevel(saved_level)
+            for name, lg in list(loggers.items()):
+                if isinstance(lg, logging.Logger):
+                    lg.setLevel(saved_levels.get(name, logging.NOTSET))
+
+    return run

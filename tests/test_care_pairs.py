@@ -11,7 +11,7 @@ from models.beneficiary import Beneficiary, Household, RegistrationStatus
 from models.care_pair import ContactMethod
 from models.volunteer import Volunteer, VolunteerStatus
 from services import care_pairs
-from tests.scheduler_helpers import at, cli_env, outbox_rows, run_cli, run_days, seeded_sessions
+from tests.scheduler_helpers import at, cli_env, outbox_rows, run_days, seeded_sessions
 
 
 @pytest.fixture
@@ -84,18 +84,18 @@ def test_a_contact_in_the_future_is_refused(sessions):
         care_pairs.record_contact(s, pair_id, at("2027-02-01T10:00"), ContactMethod.PHONE, at("2027-01-05T10:00"))
 
 
-def test_operator_cli_pairs_and_records_contacts(sqlite_url, tmp_path):
+def test_operator_cli_pairs_and_records_contacts(sqlite_url, tmp_path, cli):
     with seeded_sessions(sqlite_url) as sessions:
         _roster(sessions)
     env = cli_env(sqlite_url, tmp_path)
-    added = run_cli(["pair", "add", "zy2026-0001", "YF2026-0001"], env)
-    assert added.returncode == 0, added.stderr
+    added = cli(["pair", "add", "zy2026-0001", "YF2026-0001"], env)
+    assert added.exit_code == 0, added.stderr
     assert added.stdout.startswith("pair 1:")
-    unknown = run_cli(["pair", "add", "ZY2026-9999", "YF2026-0001"], env)
-    assert unknown.returncode == 1 and "no volunteer ZY2026-9999" in unknown.stderr
-    contact = run_cli(["pair", "contact", "1", "--method", "visit", "--on", "2026-11-20"], env)
-    assert contact.returncode == 0, contact.stderr
-    listed = run_cli(["pair", "list"], env)
+    unknown = cli(["pair", "add", "ZY2026-9999", "YF2026-0001"], env)
+    assert unknown.exit_code == 1 and "no volunteer ZY2026-9999" in unknown.stderr
+    contact = cli(["pair", "contact", "1", "--method", "visit", "--on", "2026-11-20"], env)
+    assert contact.exit_code == 0, contact.stderr
+    listed = cli(["pair", "list"], env)
     assert "1\tactive\tZY2026-0001\t河口村\tlast contact 2026-11-20" in listed.stdout
 
 

@@ -76,23 +76,27 @@ def test_bad_values_name_the_variable(tmp_path, env, variable):
     assert "\n" not in str(error.value)
 
 
-def _run_bot(tmp_path, *args, **env):
+def _env(tmp_path, **env) -> dict[str, str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DATABASE_URL", "REDIS_URL"))}
     full_env.update(INSTANCE_DIR=str(tmp_path), DATA_ENCRYPTION_KEY=DATA_KEY, **env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60
-    )
+    return full_env
 
 
-def test_cli_refuses_to_start_with_one_clear_line(tmp_path):
-    result = _run_bot(tmp_path, "serve", "--port", "1", WECHAT_ENCODING_AES_KEY="tooshort", WECHAT_APP_ID=APP_ID)
-    assert result.returncode == 2
+def test_cli_refuses_to_start_with_one_clear_line(tmp_path, cli, monkeypatch):
+    def start(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("bot.server.run_gunicorn", start)
+    result = cli(["serve", "--port", "1"], _env(tmp_path, WECHAT_ENCODING_AES_KEY="tooshort", WECHAT_APP_ID=APP_ID))
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["configuration error: WECHAT_ENCODING_AES_KEY must be exactly 43 letters or digits (got 8 characters)"]
 
 
 def test_cli_reports_an_unreachable_postgres(tmp_path):
-    result = _run_bot(tmp_path, "serve", DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    """The one check kept as a real process: `python -m bot` prints one line and exits 2."""
+    result = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, env=_env(tmp_path, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("configuration error: DATABASE_URL: cannot connect to the database (")
@@ -103,9 +107,9 @@ def test_cli_reports_an_unreachable_postgres(tmp_path):
     (("db", "upgrade"), "postgresql://postgres@nohost.invalid/x", "failed to resolve host 'nohost.invalid'"),
     (("outbox",), "postgresql://postgres@127.0.0.1:5432/no_such_database_here", 'database "no_such_database_here" does not exist'),
 ])
-def test_other_commands_name_the_database_problem_in_one_line(tmp_path, command, url, reason):
-    result = _run_bot(tmp_path, *command, DATABASE_URL=url, SECRET_KEY="config-test-secret-key-0123")
-    assert result.returncode == 2
+def test_other_commands_name_the_database_problem_in_one_line(tmp_path, command, url, reason, cli):
+    result = cli(command, _env(tmp_path, DATABASE_URL=url, SECRET_KEY="config-test-secret-key-0123"))
+    assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("database error: ") and reason in line and "check DATABASE_URL" in line
 

@@ -26,7 +26,6 @@ from services.key_rotation import remaining, rotate, rotate_batch, encrypted_tab
 from services.volunteers import VolunteerDetails
 from tests.conftest import DATA_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME_V, PHONE_V = "欧阳晓梅", "13912345678"
 NAME_B, PHONE_B, ID_B, ADDRESS_B = "司马振国", "13698765432", "32010219450101123X", "河口村三组十七号"
 CONTACT = "慕容秋菊"
@@ -151,19 +150,17 @@ def test_rotation_re_encrypts_everything_and_old_backups_still_open(sqlite_url, 
     engine.dispose()
 
 
-def test_rotate_keys_command(sqlite_url, tmp_path):
+def test_rotate_keys_command(sqlite_url, tmp_path, cli):
     engine = make_engine(sqlite_url)
     _people(make_session_factory(engine))
     engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DATABASE_URL", "REDIS_URL"))}
     env.update(DATABASE_URL=sqlite_url, INSTANCE_DIR=str(tmp_path), SECRET_KEY="rotate-test-secret-key-01",
                WECHAT_TOKEN="token123", DATA_ENCRYPTION_KEY=f"new:{KEY_B},{KEY_A}")
-    run = subprocess.run([sys.executable, "-m", "bot", "rotate-keys", "--batch", "3"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    run = cli(["rotate-keys", "--batch", "3"], env)
+    assert run.exit_code == 0, run.stderr
     assert run.stdout.strip().startswith("key new: ") and run.stdout.strip().endswith("values under other keys: 0")
-    again = subprocess.run([sys.executable, "-m", "bot", "rotate-keys"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
+    again = cli(["rotate-keys"], env)
     assert " 0 rows (0 values) re-encrypted" in again.stdout
     for secret in SECRETS:
         assert secret not in run.stdout + run.stderr

@@ -20,7 +20,7 @@ from services.holiday_calendar import (
     rule_by_code,
     set_enabled,
 )
-from tests.scheduler_helpers import cli_env, run_cli, seeded_sessions
+from tests.scheduler_helpers import cli_env, seeded_sessions
 
 YEARS = range(2026, 2036)
 
@@ -122,9 +122,9 @@ def test_fixed_days_ranges_and_yearly_tasks(rules):
     assert days["task_annual_report"].start == date(2027, 12, 31)
 
 
-def test_calendar_command_prints_one_day_per_line(sqlite_url, tmp_path):
-    result = run_cli(["calendar", "2027"], cli_env(sqlite_url, tmp_path))
-    assert result.returncode == 0, result.stderr
+def test_calendar_command_prints_one_day_per_line(sqlite_url, tmp_path, cli):
+    result = cli(["calendar", "2027"], cli_env(sqlite_url, tmp_path))
+    assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     for expected in ("2027-02-06 春节", "2027-02-05 除夕", "2027-01-30 小年（北方）", "2027-09-18 全民国防教育日",
                      "2027-04-05 清明（烈士祭扫）", "2027-07-20 双拥展示月（至2027-08-20）", "2027-08-01 八一建军节"):
@@ -133,9 +133,9 @@ def test_calendar_command_prints_one_day_per_line(sqlite_url, tmp_path):
     assert "尚未收录" in result.stderr  # 2027 is not in chinese-calendar yet: staff are told
 
 
-def test_calendar_command_refuses_a_year_out_of_range(sqlite_url, tmp_path):
-    result = run_cli(["calendar", "1850"], cli_env(sqlite_url, tmp_path))
-    assert result.returncode == 2
+def test_calendar_command_refuses_a_year_out_of_range(sqlite_url, tmp_path, cli):
+    result = cli(["calendar", "1850"], cli_env(sqlite_url, tmp_path))
+    assert result.exit_code == 2
     assert "年份应在" in result.stderr and result.stdout == ""
 
 

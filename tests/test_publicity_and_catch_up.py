@@ -15,7 +15,7 @@ from models.publicity import PublicityCampaign, PublicityItem
 from models.scheduler_state import JobWatermark
 from scheduler.runner import run_due
 from services.publicity_calendar import MONTHLY_MASS_BUDGET, PLANNED_PER_MONTH, planned_mass_sends
-from tests.scheduler_helpers import at, cli_env, outbox_rows, run_cli, run_days, seeded_sessions, send_days
+from tests.scheduler_helpers import at, cli_env, outbox_rows, run_days, seeded_sessions, send_days
 
 
 @pytest.fixture
@@ -69,9 +69,9 @@ def test_bayi_is_the_usual_greeting_in_other_years(sessions):
         "【八一建军节】今天是八一建军节。向人民子弟兵致敬！向全县退役军人和军属致以节日的问候！"]
 
 
-def test_publicity_plan_command_prints_the_year_by_month(sqlite_url, tmp_path):
-    result = run_cli(["publicity-plan", "2027"], cli_env(sqlite_url, tmp_path))
-    assert result.returncode == 0, result.stderr
+def test_publicity_plan_command_prints_the_year_by_month(sqlite_url, tmp_path, cli):
+    result = cli(["publicity-plan", "2027"], cli_env(sqlite_url, tmp_path))
+    assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "2027年群发计划（每月最多4次，日历占用不超过3次）"
     assert "8月：2次，余2次" in lines
@@ -123,22 +123,22 @@ def test_catch_up_after_a_week_of_downtime_runs_what_fell_due_once(sessions):
     assert len(outbox_rows(sessions)) == len(before) + 2
 
 
-def test_run_jobs_dry_run_prints_and_changes_nothing(db_url, tmp_path):
+def test_run_jobs_dry_run_prints_and_changes_nothing(db_url, tmp_path, cli):
     env = cli_env(db_url, tmp_path)
-    result = run_cli(["run-jobs", "--at", "2027-04-02T10:00", "--dry-run"], env)
-    assert result.returncode == 0, result.stderr
+    result = cli(["run-jobs", "--at", "2027-04-02T10:00", "--dry-run"], env)
+    assert result.exit_code == 0, result.stderr
     assert "dry run at 2027-04-02T10:00+08:00" in result.stdout
     assert "publicity\tall\t2027-04-02T10:00+08:00\t清明缅怀先烈" in result.stdout
     with seeded_sessions(db_url) as sessions:
         assert outbox_rows(sessions) == []
         with sessions() as s:
             assert s.scalars(select(JobWatermark)).first() is None
-    refused = run_cli(["run-jobs", "--at", "2027-04-02T10:00"], env)  # the future, for real: the live
-    assert refused.returncode == 2 and "in the future" in refused.stderr  # scheduler would skip until then
+    refused = cli(["run-jobs", "--at", "2027-04-02T10:00"], env)  # the future, for real: the live
+    assert refused.exit_code == 2 and "in the future" in refused.stderr  # scheduler would skip until then
     with seeded_sessions(db_url) as sessions, sessions() as s:
         assert s.scalars(select(JobWatermark)).first() is None
-    real = run_cli(["run-jobs", "--at", "2027-04-02T10:00", "--rehearsal"], env)
-    assert real.returncode == 0 and "publicity" in real.stdout
+    real = cli(["run-jobs", "--at", "2027-04-02T10:00", "--rehearsal"], env)
+    assert real.exit_code == 0 and "publicity" in real.stdout
     with seeded_sessions(db_url) as sessions:
         assert [r.payload["title"] for r in outbox_rows(sessions, kind="publicity")] == ["清明缅怀先烈"]
 
@@ -147,9 +147,9 @@ def test_run_jobs_dry_run_prints_and_changes_nothing(db_url, tmp_path):
     (["run-jobs", "--at", "yesterday"], "not an ISO time"),
     (["run-jobs", "--at", "2027-04-01T10:00", "--job", "nope"], "unknown job"),
 ])
-def test_run_jobs_rejects_bad_input(sqlite_url, tmp_path, args, message):
-    result = run_cli(args, cli_env(sqlite_url, tmp_path))
-    assert result.returncode == 2 and message in result.stderr
+def test_run_jobs_rejects_bad_input(sqlite_url, tmp_path, args, message, cli):
+    result = cli(args, cli_env(sqlite_url, tmp_path))
+    assert result.exit_code == 2 and message in result.stderr
     with seeded_sessions(sqlite_url) as sessions:
         assert outbox_rows(sessions) == []
 

@@ -4,10 +4,7 @@ time, closed requests anonymised after the configured years; the nightly job and
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -23,7 +20,6 @@ from services.help_requests import RequestDetails
 from tests.conftest import DATA_KEY
 from tests.console_kit import NOW
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY = retention.RetentionPolicy(transcript_days=30, closed_request_years=3)
 
 
@@ -95,7 +91,7 @@ def test_the_nightly_job_applies_the_configured_policy(sqlite_url):
     engine.dispose()
 
 
-def test_retention_command(sqlite_url, tmp_path):
+def test_retention_command(sqlite_url, tmp_path, cli):
     engine = make_engine(sqlite_url)
     _scene(make_session_factory(engine))
     engine.dispose()
@@ -103,7 +99,6 @@ def test_retention_command(sqlite_url, tmp_path):
     env.update(DATABASE_URL=sqlite_url, INSTANCE_DIR=str(tmp_path), SECRET_KEY="retention-test-secret-01",
                WECHAT_TOKEN="token123", DATA_ENCRYPTION_KEY=DATA_KEY, RETENTION_DAYS="30",
                CLOSED_REQUEST_RETENTION_YEARS="3")
-    run = subprocess.run([sys.executable, "-m", "bot", "retention"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    run = cli(["retention"], env)
+    assert run.exit_code == 0, run.stderr
     assert run.stdout.startswith("retention: ") and "closed requests anonymised" in run.stdout

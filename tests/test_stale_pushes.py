@@ -16,7 +16,7 @@ from scheduler.runner import run_due
 from services import activities, delivery
 from services.delivery import DeliveryConfig
 from services.reminder_rules import add_reminder_rule
-from tests.scheduler_helpers import at, cli_env, outbox_rows, run_cli, seeded_sessions
+from tests.scheduler_helpers import at, cli_env, outbox_rows, seeded_sessions
 from tests.test_visit_plans import add_volunteer
 
 
@@ -81,7 +81,7 @@ def test_a_greeting_that_waited_past_its_day_is_expired_not_sent(sessions):
     assert row.status == OutboxStatus.EXPIRED and "valid until 2027-09-19T00:00" in notes(sessions, row.id)[-1]
 
 
-def test_after_downtime_a_greeting_past_its_day_is_logged_as_expired(sqlite_url, tmp_path):
+def test_after_downtime_a_greeting_past_its_day_is_logged_as_expired(sqlite_url, tmp_path, cli):
     with seeded_sessions(sqlite_url) as sessions:
         run_due(sessions, at("2027-07-31T10:00"))
         run_due(sessions, at("2027-09-20T10:00"))  # seven weeks without a scheduler
@@ -90,8 +90,8 @@ def test_after_downtime_a_greeting_past_its_day_is_logged_as_expired(sqlite_url,
             "建军100周年": "expired", "征兵宣传": "pending", "全民国防教育日": "expired"}  # 征兵 runs to 9/30
         with sessions() as s:
             assert [n.title for n in s.scalars(select(Notice))] == ["征兵宣传"]
-    log = run_cli(["outbox", "--status", "expired"], cli_env(sqlite_url, tmp_path))
-    assert log.returncode == 0, log.stderr
+    log = cli(["outbox", "--status", "expired"], cli_env(sqlite_url, tmp_path))
+    assert log.exit_code == 0, log.stderr
     assert log.stdout.count("expired") >= 2 and "publicity" in log.stdout
 
 

@@ -314,23 +314,23 @@ def test_early_year_2028_plan_visits_each_household_once(sessions, roster):
     assert len(_visits(sessions, plans[0].id)) == 3
 
 
-def test_campaign_commands_switch_rounds_and_edit_a_window(sqlite_url, tmp_path):
-    from tests.scheduler_helpers import cli_env, run_cli
+def test_campaign_commands_switch_rounds_and_edit_a_window(sqlite_url, tmp_path, cli):
+    from tests.scheduler_helpers import cli_env
 
     env = cli_env(sqlite_url, tmp_path)
-    listed = run_cli(["visit-campaign", "list", "--year", "2027"], env)
-    assert listed.returncode == 0, listed.stderr
+    listed = cli(["visit-campaign", "list", "--year", "2027"], env)
+    assert listed.exit_code == 0, listed.stderr
     assert "liangjie\t元旦春节\t启用\tmin(laba, 01-15) → yuanxiao\t提前 7 天生成名单" in listed.stdout
     assert "2027年元旦春节走访慰问\t2027-01-15至2027-02-20\t2027-01-08生成名单" in listed.stdout
-    separate = run_cli(["visit-campaign", "separate"], env)
-    assert separate.returncode == 0 and "yuandan\t元旦\t启用" in separate.stdout and "liangjie\t元旦春节\t停用" in separate.stdout
-    edited = run_cli(["visit-campaign", "set", "bayi", "--start", "bayi-14", "--lead-days", "10"], env)
-    assert edited.returncode == 0, edited.stderr
+    separate = cli(["visit-campaign", "separate"], env)
+    assert separate.exit_code == 0 and "yuandan\t元旦\t启用" in separate.stdout and "liangjie\t元旦春节\t停用" in separate.stdout
+    edited = cli(["visit-campaign", "set", "bayi", "--start", "bayi-14", "--lead-days", "10"], env)
+    assert edited.exit_code == 0, edited.stderr
     assert "bayi\t八一\t启用\tbayi-14 → bayi\t提前 10 天生成名单" in edited.stdout
-    bad = run_cli(["visit-campaign", "set", "bayi", "--start", "八一前两周"], env)
-    assert bad.returncode == 1 and "日期写法不对" in bad.stderr
-    wrong = run_cli(["visit-campaign", "set", "bayi", "--categories", "NOBODY"], env)
-    assert wrong.returncode == 1 and "没有这些优抚类别：NOBODY" in wrong.stderr
+    bad = cli(["visit-campaign", "set", "bayi", "--start", "八一前两周"], env)
+    assert bad.exit_code == 1 and "日期写法不对" in bad.stderr
+    wrong = cli(["visit-campaign", "set", "bayi", "--categories", "NOBODY"], env)
+    assert wrong.exit_code == 1 and "没有这些优抚类别：NOBODY" in wrong.stderr
     with seeded_sessions(sqlite_url) as sessions, sessions() as s:
         bayi = {p.season: p for p in plan_specs(s, 2027)}["bayi"]
         assert (bayi.window_start, bayi.generate_on) == (date(2027, 7, 18), date(2027, 7, 8))

@@ -11,7 +11,7 @@ import pytest
 
 from services.workdays import WorkCalendar, clear_override, set_override
 from models.outbox import STAFF
-from tests.scheduler_helpers import cli_env, run_cli, seeded_sessions
+from tests.scheduler_helpers import cli_env, seeded_sessions
 
 
 @pytest.fixture
@@ -61,14 +61,14 @@ def test_add_workdays_skips_weekends_and_holidays(session):
     assert work.add_workdays(date(2026, 2, 13), 1) == date(2026, 2, 14)  # the 调休 Saturday
 
 
-def test_workday_command_stores_an_override(sqlite_url, tmp_path):
+def test_workday_command_stores_an_override(sqlite_url, tmp_path, cli):
     env = cli_env(sqlite_url, tmp_path)
-    result = run_cli(["workday", "2027-02-09", "rest", "--note", "春节放假"], env)
-    assert result.returncode == 0, result.stderr
+    result = cli(["workday", "2027-02-09", "rest", "--note", "春节放假"], env)
+    assert result.exit_code == 0, result.stderr
     with seeded_sessions(sqlite_url) as sessions, sessions() as s:
         assert not WorkCalendar(s).is_workday(date(2027, 2, 9))
-    bad = run_cli(["workday", "2027-02-30", "rest"], env)
-    assert bad.returncode == 2 and "2027-02-30" in bad.stderr
+    bad = cli(["workday", "2027-02-30", "rest"], env)
+    assert bad.exit_code == 2 and "2027-02-30" in bad.stderr
 
 
 # The days off of 国务院令第795号 for 2027–2032 (domain.md §1.6 table: 除夕 to 初三, 清明, 端午, 中秋).
