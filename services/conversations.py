@@ -49,13 +49,16 @@ def mark_locked_elsewhere(session: Session) -> None:
 
 def lock(session: Session, openid: str, now: datetime) -> ConversationState:
     values = {"openid": openid, "version": 0, "updated_at": now}
+    # The first statement of a message: nothing pending to flush, so the connection runs it
+    # directly, without the ORM's execution layer (a tenth of a message's CPU, issue 16).
+    connection = session.connection()
     if session.info.get(LOCKED_ELSEWHERE):
-        row = session.execute(_READ, values).one_or_none()
+        row = connection.execute(_READ, values).one_or_none()
         if row is None:  # a first message: the one write it needs
-            session.execute(_CREATE[session.get_bind().dialect.name], values)
-            row = session.execute(_READ, values).one()
+            connection.execute(_CREATE[connection.dialect.name], values)
+            row = connection.execute(_READ, values).one()
     else:
-        row = session.execute(_LOCK[session.get_bind().dialect.name], values).one()
+        row = connection.execute(_LOCK[connection.dialect.name], values).one()
     if identity_key(ConversationState, row.openid) in session.identity_map:
         # Loaded earlier in this session: refresh that object from the row now locked.
         return session.get(ConversationState, row.openid, populate_existing=True)

@@ -57,6 +57,7 @@ _CLAIM = {
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _COMPLETE = update(_TABLE).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
+_HANDLED = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
 NO_REPLY = ""  # a stored reply of "" means: answer "success"
 
 
@@ -121,12 +122,15 @@ class DatabaseDedupe:
             "received_at": now,
             "expires_at": now + self._ttl,
         }
-        return session.execute(_CLAIM[session.get_bind().dialect.name], row).first() is not None
+        # On the connection, not through the ORM's execution layer: the claim is a message's first
+        # statement and the stored reply its last (nothing of the dedupe table is pending).
+        connection = session.connection()
+        return connection.execute(_CLAIM[connection.dialect.name], row).first() is not None
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
         # Part of the handler's own transaction: the reply is stored exactly when
         # the handler's changes are.
-        session.execute(
+        session.connection().execute(
             _COMPLETE, {"claimed_key": key, "status": InboundStatus.DONE, "reply": NO_REPLY if reply is None else reply}
         )
 
@@ -350,7 +354,7 @@ class RedisWithDatabaseFallback:
             self._fell_back(error, "claiming in the database")
             self._in_database(session).add(claim.key)
             return self._db.claim(claim, now, session)
-        if claimed and session.scalar(select(_TABLE.c.id).where(_TABLE.c.dedupe_key == claim.key)):
+        if claimed and session.connection().execute(_HANDLED, {"claimed_key": claim.key}).first():
             self.release(claim)  # handled during the outage (the row is the truth): a retry
             return False
         return claimed
