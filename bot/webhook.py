@@ -8,6 +8,7 @@ log line; a slow handler is answered with "success" and its reply is queued.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -25,7 +26,7 @@ from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch
 from models import utcnow
-from models.database import lost_connection
+from models.database import WriteNeeded, lost_connection, watch_writes
 from models.encrypted import blind_index
 from services import followers
 from services.inbound_dedupe import Claim, ClaimLost, dedupe_key
@@ -202,9 +203,23 @@ class _ReplyJob:
                 return True, reply
 
     def _handle(self) -> tuple[bool, str | None]:
-        """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry."""
+        """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry.
+
+        With Redis on SQLite the message is first run as a reader (models.database.watch_writes):
+        most messages change nothing, and readers need not queue behind SQLite's one writer.
+        One that reaches a write is rolled back and run again as a writer, in turn with the others;
+        its Redis claim is its own and holds."""
+        if self.rt.reads_first:
+            try:
+                return self._handle_once(read_first=True)
+            except WriteNeeded:
+                pass
+        return self._handle_once(read_first=False)
+
+    def _handle_once(self, read_first: bool) -> tuple[bool, str | None]:
         rt, incoming = self.rt, self.incoming
-        with rt.serial_writes, rt.sessions() as session:
+        writers = contextlib.nullcontext() if read_first else rt.serial_writes
+        with watch_writes(read_first), writers, rt.sessions() as session:
             if not rt.dedupe.claim(self._claim, utcnow(), session):
                 return False, None
             # Every message counts for the outbound side (reply window, unfollows, reports).
@@ -221,6 +236,7 @@ class _ReplyJob:
                 rt.dedupe.complete(self.key, None if late else reply, session)
             except ClaimLost:  # this attempt outlived its lease and a retry took over: it rolls back
                 log.warning("webhook: claim taken over by a retry; rolled back", extra=self.log_fields)
+                rt.dedupe.release(self._claim)
                 return False, None
             self._committing = True
             session.commit()

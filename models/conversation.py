@@ -32,3 +32,8 @@ class ConversationState(Base):
     version: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Every UPDATE is made WHERE version = the one read, so a change made meanwhile rolls this
+    # transaction back (StaleDataError) instead of being overwritten (services.conversations).
+    # The code sets the new version itself (save, clear …): no generator.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -20,11 +24,11 @@ def make_engine(database_url: str, **kwargs) -> Engine:
     # message, and so never a log line.
     kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
-        engine = create_engine(
+        engine = _watched(create_engine(
             database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             **kwargs,
-        )
+        ))
         # Before SQLite first opens (and so creates) the file: create it 0600 ourselves.
         event.listen(engine, "do_connect", lambda *_args: _private_file(database_url))
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -32,13 +36,70 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         # emit BEGIN ourselves (SQLAlchemy's documented recipe). IMMEDIATE takes the
         # write lock up front, so concurrent writers queue on the busy timeout
         # instead of failing when a read transaction tries to become a write.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     # No pre-ping (a round trip per checkout): after a database restart the first
     # failing statement invalidates the whole pool and later checkouts reconnect.
     # Connections are recycled before idle-timeouts on the way can cut them.
     kwargs.setdefault("pool_recycle", 1800)
-    return create_engine(database_url, **kwargs)
+    return _watched(create_engine(database_url, **kwargs))
+
+
+# --- knowing whether a message wrote anything ------------------------------------------
+# With Redis a message that changes nothing in the database (帮助, an FAQ answer, a form
+# question asked again) needs no database transaction of its own: its reply is kept in
+# Redis alone (services.inbound_dedupe). The webhook watches its transaction's statements
+# to know; a SQLite transaction watched "read first" is begun DEFERRED (readers never queue
+# behind the one writer) and refuses its first write, so the message is run again as a
+# writer (BEGIN IMMEDIATE, in turn with the others).
+
+
+class WriteNeeded(Exception):
+    """A read-first SQLite transaction reached a write: roll back and run it as a writer."""
+
+
+@dataclass
+class WriteWatch:
+    read_first: bool = False
+    wrote: bool = False
+
+
+_watch: ContextVar[WriteWatch | None] = ContextVar("write_watch", default=None)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+@contextmanager
+def watch_writes(read_first: bool = False) -> Iterator[WriteWatch]:
+    """Statements run in this thread inside the block are watched (see above)."""
+    watch = WriteWatch(read_first=read_first)
+    token = _watch.set(watch)
+    try:
+        yield watch
+    finally:
+        _watch.reset(token)
+
+
+def current_watch() -> WriteWatch | None:
+    return _watch.get()
+
+
+def _watched(engine: Engine) -> Engine:
+    event.listen(engine, "before_cursor_execute", _note_write)
+    return engine
+
+
+def _note_write(_conn, _cursor, statement: str, _parameters, _context, _executemany) -> None:
+    watch = _watch.get()
+    if watch is None or not statement.lstrip()[:7].upper().startswith(_WRITES):
+        return
+    if watch.read_first:
+        raise WriteNeeded(statement.split(None, 1)[0])
+    watch.wrote = True
+
+
+def _sqlite_begin(conn) -> None:
+    watch = _watch.get()
+    conn.exec_driver_sql("BEGIN" if watch is not None and watch.read_first else "BEGIN IMMEDIATE")
 
 
 def _private_file(database_url: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -35,11 +36,29 @@ def _lock_statement(insert):
 # caches. The ORM's upsert-returning-an-entity, built per message, cost about three times
 # as much (issue 16).
 _LOCK = {"postgresql": _lock_statement(postgresql.insert), "sqlite": _lock_statement(sqlite.insert)}
+_READ = select(*_TABLE.c).where(_TABLE.c.openid == bindparam("openid"))
+_CREATE = {name: insert(_TABLE).on_conflict_do_nothing(index_elements=["openid"])
+           for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+LOCKED_ELSEWHERE = "conversation_locked_elsewhere"
+
+
+def mark_locked_elsewhere(session: Session) -> None:
+    """The sender is locked for this session's message outside the database (Redis)."""
+    session.info[LOCKED_ELSEWHERE] = True
 
 
 def lock(session: Session, openid: str, now: datetime) -> ConversationState:
-    statement = _LOCK[session.get_bind().dialect.name]
-    row = session.execute(statement, {"openid": openid, "version": 0, "updated_at": now}).one()
+    values = {"openid": openid, "version": 0, "updated_at": now}
+    # The first statement of a message: nothing pending to flush, so the connection runs it
+    # directly, without the ORM's execution layer (a tenth of a message's CPU, issue 16).
+    connection = session.connection()
+    if session.info.get(LOCKED_ELSEWHERE):
+        row = connection.execute(_READ, values).one_or_none()
+        if row is None:  # a first message: the one write it needs
+            connection.execute(_CREATE[connection.dialect.name], values)
+            row = connection.execute(_READ, values).one()
+    else:
+        row = connection.execute(_LOCK[connection.dialect.name], values).one()
     if identity_key(ConversationState, row.openid) in session.identity_map:
         # Loaded earlier in this session: refresh that object from the row now locked.
         return session.get(ConversationState, row.openid, populate_existing=True)

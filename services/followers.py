@@ -128,8 +128,9 @@ def window_open(row: Any, now: datetime) -> bool:
 
 
 def _interacted(session: Session, openid: str, now: datetime, window: tuple[timedelta, int]) -> None:
-    # Core statements (cached compilation), not ORM objects: this runs for every message.
-    row = session.execute(_WINDOW, {"of": openid}).first()
+    # Core statements (cached compilation), not ORM objects: this runs for every message, early,
+    # with nothing pending to flush, so on the connection without the ORM's execution layer.
+    row = session.connection().execute(_WINDOW, {"of": openid}).first()
     if row is None:
         length, quota = window
         if _create(session, openid, now, last_interaction_at=now, window_expires_at=now + length, window_quota=quota):

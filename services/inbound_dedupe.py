@@ -35,11 +35,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import InboundMessage, InboundStatus, utcnow
+from models.database import current_watch
 from models.encrypted import decrypt_text, encrypt_text
+from services import conversations
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+USER_POLL_SECONDS = 0.002  # a sender's two messages within milliseconds: the second waits this long a try
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 # The hot path's statements, built once: Core on the table (not the ORM entity), the values
 # given at execution, so each message skips building, coercing and ORM bulk handling and
@@ -50,6 +57,7 @@ _CLAIM = {
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _COMPLETE = update(_TABLE).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
+_HANDLED = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
 NO_REPLY = ""  # a stored reply of "" means: answer "success"
 
 
@@ -114,12 +122,15 @@ class DatabaseDedupe:
             "received_at": now,
             "expires_at": now + self._ttl,
         }
-        return session.execute(_CLAIM[session.get_bind().dialect.name], row).first() is not None
+        # On the connection, not through the ORM's execution layer: the claim is a message's first
+        # statement and the stored reply its last (nothing of the dedupe table is pending).
+        connection = session.connection()
+        return connection.execute(_CLAIM[connection.dialect.name], row).first() is not None
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
         # Part of the handler's own transaction: the reply is stored exactly when
         # the handler's changes are.
-        session.execute(
+        session.connection().execute(
             _COMPLETE, {"claimed_key": key, "status": InboundStatus.DONE, "reply": NO_REPLY if reply is None else reply}
         )
 
@@ -175,6 +186,14 @@ class RedisDedupe:
     if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
     return 0
     """
+    # The reply in place of our claim (as _CONFIRM decides), then the sender's lock freed if ours.
+    _FINISH = """
+    local held = redis.call('GET', KEYS[1])
+    if held and held ~= ARGV[1] then return 0 end
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+    if KEYS[2] ~= KEYS[1] and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+    return 1
+    """
 
     def __init__(self, redis, ttl: timedelta, prefix: str = "shuangyong:inbound:",
                  lease: timedelta = timedelta(seconds=8)):
@@ -184,6 +203,7 @@ class RedisDedupe:
         self._prefix = prefix
         self._confirm = redis.register_script(self._CONFIRM)
         self._release = redis.register_script(self._RELEASE)
+        self._finish = redis.register_script(self._FINISH)
 
     def _name(self, key: str) -> str:
         return self._prefix + key
@@ -191,15 +211,63 @@ class RedisDedupe:
     def _sender_set(self, sender_bi: str) -> str:
         return f"{self._prefix}sender:{sender_bi}"
 
-    def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
-        # One round trip. The sender's set gets the key even when the claim is refused: then
-        # the attempt holding it has put it there already, and adding it again changes nothing.
+    def claim(self, claim: Claim, now: datetime, session: Session | None) -> bool:
+        """Claim the message and lock its sender's conversation, in one round trip.
+
+        Claiming again with the same token (a message run once more as a database writer)
+        finds the claim its own. With a session, the sender's
+        conversation is locked here for the length of the message, which spares the database
+        its row lock (services.conversations); a claim refused frees that lock at once.
+        """
+        name, value = self._name(claim.key), self.PROCESSING + claim.token
+        user = self._user_lock(claim) if session is not None else None
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._name(claim.key), self.PROCESSING + claim.token, nx=True, px=self._lease)
+        pipe.set(name, value, nx=True, px=self._lease)
+        pipe.get(name)
+        if user:
+            pipe.set(user, claim.token, nx=True, px=self._lease)
+            pipe.get(user)
         if claim.sender_bi:
+            # The sender's set gets the key even when the claim is refused: then the attempt
+            # holding it has put it there already, and adding it again changes nothing.
             pipe.sadd(self._sender_set(claim.sender_bi), claim.key)
             pipe.expire(self._sender_set(claim.sender_bi), self._ttl)
-        return bool(pipe.execute()[0])
+        results = pipe.execute()
+        claimed = bool(results[0]) or _text(results[1]) == value
+        if user:
+            locked = bool(results[2]) or _text(results[3]) == claim.token
+            if not claimed:
+                if locked:
+                    self._release(keys=[user], args=[claim.token])
+            elif self._wait_for_user(user, claim.token, locked):
+                conversations.mark_locked_elsewhere(session)
+        return claimed
+
+    def _user_lock(self, claim: Claim) -> str | None:
+        return f"{self._prefix}user:{claim.sender_bi}" if claim.sender_bi else None
+
+    def _wait_for_user(self, user: str, token: str, locked: bool) -> bool:
+        """The sender's previous message is still being handled: wait for it (at most its lease)."""
+        deadline = time.monotonic() + self._lease.total_seconds() + 1
+        while not locked and time.monotonic() < deadline:
+            time.sleep(USER_POLL_SECONDS)
+            locked = bool(self._redis.set(user, token, nx=True, px=self._lease))
+        return locked
+
+    def finish(self, claim: Claim, reply: str | None) -> None:
+        """Store the reply of a message that changed nothing in the database, and unlock its
+        sender: one round trip. ClaimLost when another attempt holds the claim now."""
+        ttl_ms = int(self._ttl.total_seconds() * 1000)
+        value = encrypt_text(reply) if reply else NO_REPLY
+        user = self._user_lock(claim) or self._name(claim.key)
+        if not self._finish(keys=[self._name(claim.key), user],
+                            args=[self.PROCESSING + claim.token, value, ttl_ms, claim.token]):
+            raise ClaimLost(claim.key)
+
+    def unlock_user(self, claim: Claim) -> None:
+        user = self._user_lock(claim)
+        if user:
+            self._release(keys=[user], args=[claim.token])
 
     def forget_sender(self, sender_bis: list[str]) -> int:
         """Delete the replies cached for one sender. Each claim stays (as an empty reply, until
@@ -229,6 +297,7 @@ class RedisDedupe:
 
     def release(self, claim: Claim) -> None:
         self._release(keys=[self._name(claim.key)], args=[self.PROCESSING + claim.token])
+        self.unlock_user(claim)
 
     def stored_reply(self, key: str, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
@@ -248,10 +317,17 @@ class RedisDedupe:
 
 class RedisWithDatabaseFallback:
     """Redis claims while Redis answers; database claims when it does not, so chat goes on
-    through a Redis outage. Every handled message is also a database row, written in the
-    handler's transaction (see `complete`); a Redis claim checks for that row, one indexed
-    lookup, before the handler runs, so a message handled during an outage, or whose reply
-    never reached Redis, is found there and not run again."""
+    through a Redis outage.
+
+    A message that changed nothing in the database (帮助, an FAQ answer: most of a mass send's
+    answers) is handled without a database write: its claim, its sender's conversation lock and
+    its reply live in Redis (`finish`). A message that wrote something is also recorded as a
+    database row in its own transaction (`complete`), and its reply goes to Redis after the
+    commit: the row is what makes a process dying between the two harmless. A Redis claim
+    also looks for that row, one indexed lookup, before the handler runs: it finds a message
+    handled during a Redis outage (or whose reply never reached Redis), so its retry is not run
+    again.
+    """
 
     def __init__(self, redis_store: RedisDedupe, database_store: DatabaseDedupe, errors: tuple[type[Exception], ...],
                  on_fallback=lambda: None):
@@ -266,37 +342,46 @@ class RedisWithDatabaseFallback:
     def _claims(self, session: Session) -> dict[str, Claim]:
         return session.info.setdefault("dedupe_claims", {})
 
+    def _fell_back(self, error: Exception, what: str) -> None:
+        log.warning("dedupe: redis unreachable, %s", what, extra={"error": type(error).__name__})
+        self._on_fallback()
+
     def claim(self, claim: Claim, now: datetime, session: Session) -> bool:
         self._claims(session)[claim.key] = claim
         try:
             claimed = self._redis.claim(claim, now, session)
         except self._errors as error:
-            log.warning("dedupe: redis unreachable, claiming in the database", extra={"error": type(error).__name__})
-            self._on_fallback()
+            self._fell_back(error, "claiming in the database")
             self._in_database(session).add(claim.key)
             return self._db.claim(claim, now, session)
-        # One indexed lookup per message, kept on purpose: it is what finds a message handled
-        # during a Redis outage (or whose reply never reached Redis) before its retry runs again.
-        if claimed and session.scalar(select(_TABLE.c.id).where(_TABLE.c.dedupe_key == claim.key)):
-            self._redis.release(claim)  # already handled (the row is the truth): a retry
+        if claimed and session.connection().execute(_HANDLED, {"claimed_key": claim.key}).first():
+            self.release(claim)  # handled during the outage (the row is the truth): a retry
             return False
         return claimed
 
     def confirm(self, claim: Claim) -> None:
-        """Nothing to do in Redis: the lease is left to run. The database row that `complete`
-        writes in the handler's transaction decides (its unique key): extending the Redis claim
-        before the commit meant a process dying in between held the message for the whole TTL,
-        unhandled (found by bench/drill.py)."""
+        """Nothing to do in Redis: the lease is left to run. What `complete` writes decides:
+        extending the Redis claim before a commit meant a process dying in between held the
+        message for the whole TTL, unhandled (found by bench/drill.py)."""
 
     def complete(self, key: str, reply: str | None, session: Session) -> None:
-        """Record the message as handled in the database, in the handler's own transaction, and
-        put the reply in Redis once that commits (the fast path for WeChat's retries).
+        """Store the reply: in Redis alone when the message wrote nothing to the database;
+        otherwise as a database row in the handler's own transaction, and in Redis once that
+        commits (the fast path for WeChat's retries).
 
         The row is the truth: a process dying before the commit leaves nothing (its Redis lease
         runs out and a retry handles the message); one dying after it leaves the row, which a
         retry's claim finds. A reply is never in Redis for work that rolled back, and Redis
         being away at this point costs nothing but speed."""
         claim = self._claims(session).get(key)
+        session.flush()  # the handler's pending changes count as writes
+        watch = current_watch()
+        if claim is not None and key not in self._in_database(session) and watch is not None and not watch.wrote:
+            try:
+                self._redis.finish(claim, reply)
+                return
+            except self._errors as error:
+                self._fell_back(error, "the reply is kept in the database")
         if key not in self._in_database(session) and claim is not None:
             # The claim and the reply in one statement.
             if not self._db.claim(claim, utcnow(), session, reply=NO_REPLY if reply is None else reply):
@@ -304,15 +389,15 @@ class RedisWithDatabaseFallback:
             self._in_database(session).add(key)
         else:
             self._db.complete(key, reply, session)
-        event.listen(session, "after_commit", lambda _s: self._store_reply(key, reply), once=True)
+        event.listen(session, "after_commit", lambda _s: self._store_reply(key, reply, claim), once=True)
 
-    def _store_reply(self, key: str, reply: str | None) -> None:
+    def _store_reply(self, key: str, reply: str | None, claim: Claim | None) -> None:
         try:
             self._redis.complete(key, reply, None)
+            if claim is not None:
+                self._redis.unlock_user(claim)
         except self._errors as error:  # committed: the database has the reply; never raise here
-            log.warning("dedupe: redis unreachable after commit, the reply is in the database",
-                        extra={"error": type(error).__name__})
-            self._on_fallback()
+            self._fell_back(error, "after commit: the reply is in the database")
 
     def release(self, claim: Claim) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import select
 
 from handlers.router import ROUTES, Route
@@ -23,12 +24,15 @@ def slow_routes():
     return (Route("hold the lock", lambda ctx: time.sleep(HOLD) or False, lambda ctx: None),) + ROUTES
 
 
-def test_two_workers_same_user_same_moment(db_url, tmp_path, apps):
+@pytest.mark.parametrize("lock", ["database", "redis"])
+def test_two_workers_same_user_same_moment(db_url, tmp_path, apps, lock, request):
+    """With Redis the user is locked there (services.inbound_dedupe) and the row only read."""
     ensure_faq(db_url)
     peer = WeChatPeer(TOKEN)
+    extra = {"REDIS_URL": request.getfixturevalue("redis_url")} if lock == "redis" else {}
     # Two apps = two workers: each has its own engine, pool and handler threads.
-    worker_a = apps(make_settings(db_url, tmp_path / "a"), routes=slow_routes())
-    worker_b = apps(make_settings(db_url, tmp_path / "b"), routes=slow_routes())
+    worker_a = apps(make_settings(db_url, tmp_path / "a", **extra), routes=slow_routes())
+    worker_b = apps(make_settings(db_url, tmp_path / "b", **extra), routes=slow_routes())
     Chat(worker_a, peer, "oTwoWorkers").run(UP_TO_SUMMARY[:3])  # now at the town question
     database = Database(db_url)
     before = database.scalars(select(ConversationState))[0].version

@@ -1,0 +1,102 @@
+"""With Redis, a message that changes nothing in the database writes nothing there: its claim,
+its sender's lock and its reply live in Redis. A message that writes keeps its database record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis as redis_lib
+from sqlalchemy.orm.exc import StaleDataError
+
+from models.conversation import ConversationState
+from models.database import WriteNeeded, make_engine, make_session_factory, watch_writes
+from models import utcnow
+from services import conversations
+from tests.conftest import TOKEN, count_rows, make_settings
+from tests.conversation_fixtures import ensure_faq
+from tests.test_conversation_volunteer import UP_TO_SUMMARY
+from tests.transcript import Chat
+from tests.wechat_peer import WeChatPeer, text_xml
+
+
+@pytest.fixture
+def redis_app(db_url, tmp_path, apps, redis_url):
+    ensure_faq(db_url)
+    return apps(make_settings(db_url, tmp_path, REDIS_URL=redis_url))
+
+
+def _user_locks(redis_url) -> list[bytes]:
+    return redis_lib.Redis.from_url(redis_url).keys("shuangyong:inbound:user:*")
+
+
+def test_a_message_that_changes_nothing_leaves_no_row_and_its_retry_gets_the_reply(redis_app, db_url, redis_url):
+    peer = WeChatPeer(TOKEN)
+    chat = Chat(redis_app, peer, "oRedisHot0001")
+    assert chat.say("你好")  # the first message: follower and conversation rows are made
+    before = count_rows(db_url)
+    client = redis_app.test_client()
+    xml = text_xml("帮助", openid="oRedisHot0001", msg_id=7_700_001)
+    first = peer.reply_text(peer.post(client, xml).data)
+    assert first == Chat(redis_app, peer, "oRedisHot0002").say("帮助")  # the help menu, as anyone gets it
+    before = count_rows(db_url)
+    assert count_rows(db_url) == before  # nothing written: no inbound row, no conversation update
+    assert peer.reply_text(peer.post(client, xml).data) == first  # WeChat's retry: the same reply
+    assert count_rows(db_url) == before
+    assert _user_locks(redis_url) == []  # the sender is unlocked after each message
+
+
+def test_a_message_that_writes_is_recorded_with_its_reply_and_the_form_goes_on(redis_app, db_url, redis_url):
+    peer = WeChatPeer(TOKEN)
+    chat = Chat(redis_app, peer, "oRedisForm001")
+    chat.run(UP_TO_SUMMARY[:3])  # 志愿者报名, name, phone: each step changes the conversation
+    rows = count_rows(db_url)["inbound_message"]
+    assert rows == 3
+    chat.run(UP_TO_SUMMARY[3:4])
+    assert count_rows(db_url)["inbound_message"] == 4
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        state = session.get(ConversationState, "oRedisForm001")
+    engine.dispose()
+    assert state.step == "village"
+    assert _user_locks(redis_url) == []
+
+
+def test_a_stale_conversation_row_rolls_back_instead_of_overwriting(pg_url):
+    """Two writers without a shared lock (one fell back to the database in a Redis outage):
+    the second update of the same version is refused, nothing is overwritten. (On SQLite the
+    two could not write at once in the first place.)"""
+    engine = make_engine(pg_url)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        conversations.lock(session, "oStaleRow0001", utcnow())
+    first, second = sessions(), sessions()
+    for session in (first, second):
+        conversations.mark_locked_elsewhere(session)
+    a = conversations.lock(first, "oStaleRow0001", utcnow())
+    b = conversations.lock(second, "oStaleRow0001", utcnow())
+    conversations.offer_choices(a, ["faq"], utcnow(), timedelta(minutes=5))
+    first.commit()
+    conversations.offer_choices(b, ["help"], utcnow(), timedelta(minutes=5))
+    with pytest.raises(StaleDataError):
+        second.commit()
+    second.close()
+    first.close()
+    with sessions() as session:
+        assert session.get(ConversationState, "oStaleRow0001").scratch["choices"] == ["faq"]
+    engine.dispose()
+
+
+def test_a_read_first_transaction_refuses_its_first_write(sqlite_url):
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    with watch_writes(read_first=True) as watch, sessions() as session:
+        conversations.mark_locked_elsewhere(session)
+        with pytest.raises(WriteNeeded):
+            conversations.lock(session, "oNewReader001", utcnow())  # a new user needs a row
+        session.rollback()
+    assert not watch.wrote
+    with watch_writes() as watch, sessions.begin() as session:
+        conversations.lock(session, "oNewReader001", utcnow())
+    assert watch.wrote
+    engine.dispose()
