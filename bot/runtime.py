@@ -41,8 +41,8 @@ class Runtime:
     # threads, then the other web processes') keeps them in order instead of sleeping in
     # SQLite's busy handler (models.database.SqliteWriters).
     serial_writes: contextlib.AbstractContextManager
-    # SQLite with Redis: a message runs as a reader first (bot.webhook), so the many that change
-    # nothing do not queue behind SQLite's one writer.
+    # SQLite: a message runs as a reader first (bot.webhook), so the many that change nothing
+    # do not queue behind SQLite's one writer.
     reads_first: bool = False
     # The handlers' clock; tests replace it to move time forward (form timeouts).
     clock: Callable[[], datetime] = utcnow
@@ -91,7 +91,7 @@ class Runtime:
             routes=routes or ROUTES,
             handlers_pool=ThreadPoolExecutor(max_workers=16, thread_name_prefix="handler"),
             serial_writes=SqliteWriters(settings.database_url) if settings.is_sqlite else contextlib.nullcontext(),
-            reads_first=settings.is_sqlite and redis_client is not None,
+            reads_first=settings.is_sqlite,
         )
 
     def close(self) -> None:

@@ -205,10 +205,11 @@ class _ReplyJob:
     def _handle(self) -> tuple[bool, str | None]:
         """One transaction: claim, observe, dispatch, store the reply. (False, None) for a retry.
 
-        With Redis on SQLite the message is first run as a reader (models.database.watch_writes):
-        most messages change nothing, and readers need not queue behind SQLite's one writer.
-        One that reaches a write is rolled back and run again as a writer, in turn with the others;
-        its Redis claim is its own and holds."""
+        On SQLite the message is first run as a reader (models.database.watch_writes): most
+        messages change nothing, and readers need not queue behind SQLite's one writer; only the
+        message's record (its dedupe row with the reply, or with Redis nothing) is then written,
+        in turn with the other writers. One that reaches any other write is rolled back and run
+        again as a writer from the start (a Redis claim is its own and holds)."""
         if self.rt.reads_first:
             try:
                 return self._handle_once(read_first=True)
@@ -219,7 +220,7 @@ class _ReplyJob:
     def _handle_once(self, read_first: bool) -> tuple[bool, str | None]:
         rt, incoming = self.rt, self.incoming
         writers = contextlib.nullcontext() if read_first else rt.serial_writes
-        with watch_writes(read_first), writers, rt.sessions() as session:
+        with watch_writes(read_first) as watch, writers, rt.sessions() as session:
             if not rt.dedupe.claim(self._claim, utcnow(), session):
                 return False, None
             # Every message counts for the outbound side (reply window, unfollows, reports).
@@ -233,16 +234,31 @@ class _ReplyJob:
                 enqueue_late_reply(session, incoming.openid, reply, self.key)
             try:
                 rt.dedupe.confirm(self._claim)
-                rt.dedupe.complete(self.key, None if late else reply, session)
-            except ClaimLost:  # this attempt outlived its lease and a retry took over: it rolls back
+                with self._writers_turn(session, watch):
+                    rt.dedupe.complete(self.key, None if late else reply, session)
+                    self._committing = True
+                    session.commit()
+            except ClaimLost:  # another attempt of this message stored its reply first: this one rolls back
                 log.warning("webhook: claim taken over by a retry; rolled back", extra=self.log_fields)
                 rt.dedupe.release(self._claim)
                 return False, None
-            self._committing = True
-            session.commit()
         if random.random() < PRUNE_PROBABILITY:
             rt.dedupe.prune(utcnow())
         return True, reply
+
+    @contextlib.contextmanager
+    def _writers_turn(self, session, watch):
+        """A reader whose only write is its dedupe row: end the reads' snapshot (SQLite refuses a
+        write on one another writer has moved past) and write the row in turn with the writers."""
+        if watch.read_first:
+            session.flush()  # the handler's pending changes: a reader that has any stops here
+        if not (watch.read_first and self.rt.dedupe.row_pending(self.key, session)):
+            yield
+            return
+        session.rollback()
+        watch.read_first = False
+        with self.rt.serial_writes:
+            yield
 
     def _decide_late(self) -> bool:
         with self._lock:

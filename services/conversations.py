@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from models.conversation import ConversationState
+from models.database import WriteNeeded, current_watch
 
 
 _TABLE = ConversationState.__table__
@@ -52,9 +53,14 @@ def lock(session: Session, openid: str, now: datetime) -> ConversationState:
     # The first statement of a message: nothing pending to flush, so the connection runs it
     # directly, without the ORM's execution layer (a tenth of a message's CPU, issue 16).
     connection = session.connection()
-    if session.info.get(LOCKED_ELSEWHERE):
+    watch = current_watch()
+    reading_first = watch is not None and watch.read_first
+    if reading_first or session.info.get(LOCKED_ELSEWHERE):
         row = connection.execute(_READ, values).one_or_none()
-        if row is None:  # a first message: the one write it needs
+        if reading_first and row is not None and row.form is not None:
+            # A reader that holds no lock; a form's every step writes: be a writer from the start.
+            raise WriteNeeded("a form in progress")
+        if row is None:  # a first message: the one write it needs (a reader stops here)
             connection.execute(_CREATE[connection.dialect.name], values)
             row = connection.execute(_READ, values).one()
     else:

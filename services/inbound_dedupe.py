@@ -58,6 +58,7 @@ _CLAIM = {
 }
 _COMPLETE = update(_TABLE).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
 _HANDLED = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("claimed_key"))
+_PENDING = "dedupe_pending"  # session.info: a reader's claims, their rows still to write
 NO_REPLY = ""  # a stored reply of "" means: answer "success"
 
 
@@ -91,6 +92,8 @@ class DedupeStore(Protocol):
 
     def confirm(self, claim: Claim) -> None: ...
 
+    def row_pending(self, key: str, session: Session) -> bool: ...
+
     def complete(self, key: str, reply: str | None, session: Session) -> None: ...
 
     def release(self, claim: Claim) -> None: ...
@@ -111,7 +114,18 @@ class DatabaseDedupe:
 
     def claim(self, claim: Claim, now: datetime, session: Session, reply: str | None = None) -> bool:
         """Insert the claim; False when the key is taken. With a `reply` the row is stored
-        handled, claim and reply in one statement (the Redis store's record of a message)."""
+        handled, claim and reply in one statement (the Redis store's record of a message).
+
+        A reader (SQLite, see bot.webhook) only looks: the row, claim and reply in one, is
+        written when the reply is known (`complete`), by which time the message is a writer.
+        Two attempts of one message running at once then both read, and the second to write
+        its row finds the key taken: it rolls back and answers the first one's reply."""
+        watch = current_watch()
+        if reply is None and watch is not None and watch.read_first:
+            if session.connection().execute(_HANDLED, {"claimed_key": claim.key}).first():
+                return False
+            session.info.setdefault(_PENDING, {})[claim.key] = claim
+            return True
         row = {
             "dedupe_key": claim.key,
             "msg_type": claim.msg_type,
@@ -127,9 +141,18 @@ class DatabaseDedupe:
         connection = session.connection()
         return connection.execute(_CLAIM[connection.dialect.name], row).first() is not None
 
+    def row_pending(self, key: str, session: Session) -> bool:
+        """A reader's claim: its row is still to be written."""
+        return key in session.info.get(_PENDING, {})
+
     def complete(self, key: str, reply: str | None, session: Session) -> None:
         # Part of the handler's own transaction: the reply is stored exactly when
         # the handler's changes are.
+        pending = session.info.get(_PENDING, {}).pop(key, None)
+        if pending is not None:
+            if not self.claim(pending, utcnow(), session, reply=NO_REPLY if reply is None else reply):
+                raise ClaimLost(key)  # another attempt of the message wrote its row first
+            return
         session.connection().execute(
             _COMPLETE, {"claimed_key": key, "status": InboundStatus.DONE, "reply": NO_REPLY if reply is None else reply}
         )
@@ -358,6 +381,9 @@ class RedisWithDatabaseFallback:
             self.release(claim)  # handled during the outage (the row is the truth): a retry
             return False
         return claimed
+
+    def row_pending(self, key: str, session: Session) -> bool:
+        return self._db.row_pending(key, session)  # a reader's claim made during a Redis outage
 
     def confirm(self, claim: Claim) -> None:
         """Nothing to do in Redis: the lease is left to run. What `complete` writes decides:

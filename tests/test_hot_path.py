@@ -1,15 +1,22 @@
-"""With Redis, a message that changes nothing in the database writes nothing there: its claim,
-its sender's lock and its reply live in Redis. A message that writes keeps its database record."""
+"""The webhook's hot path. With Redis, a message that changes nothing in the database writes
+nothing there: its claim, its sender's lock and its reply live in Redis. On SQLite a message is
+first run as a reader, and one that changes nothing writes only its dedupe row. A message that
+writes keeps its database record."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import redis as redis_lib
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from models import InboundMessage
 from models.conversation import ConversationState
+from handlers.router import ROUTES, Route
 from models.database import WriteNeeded, make_engine, make_session_factory, watch_writes
 from models import utcnow
 from services import conversations
@@ -100,3 +107,44 @@ def test_a_read_first_transaction_refuses_its_first_write(sqlite_url):
         conversations.lock(session, "oNewReader001", utcnow())
     assert watch.wrote
     engine.dispose()
+
+
+def test_on_sqlite_a_message_that_changes_nothing_writes_only_its_record(sqlite_url, tmp_path, apps):
+    ensure_faq(sqlite_url)
+    app = apps(make_settings(sqlite_url, tmp_path))
+    peer = WeChatPeer(TOKEN)
+    chat = Chat(app, peer, "oReaderFirst01")
+    assert chat.say("你好")
+    before = count_rows(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        version = session.get(ConversationState, "oReaderFirst01").version
+    assert chat.say("帮助") == Chat(app, peer, "oReaderFirst02").say("帮助")
+    after = count_rows(sqlite_url)
+    assert after["inbound_message"] == before["inbound_message"] + 2
+    assert {k: v for k, v in after.items() if k not in ("inbound_message", "follower", "conversation_state")} == \
+        {k: v for k, v in before.items() if k not in ("inbound_message", "follower", "conversation_state")}
+    with make_session_factory(engine)() as session:
+        assert session.get(ConversationState, "oReaderFirst01").version == version  # not written
+    engine.dispose()
+
+
+def test_on_sqlite_attempts_of_one_message_at_once_store_one_reply(sqlite_url, tmp_path, apps):
+    """WeChat's retries, two workers, all at once: readers may each work out the answer, but one
+    row is written and every attempt answers with it."""
+    slow = (Route("slow answer", lambda ctx: ctx.message.text == "慢一点",
+                  lambda ctx: time.sleep(0.3) or f"答复 {time.monotonic_ns()}"),) + ROUTES
+    settings = make_settings(sqlite_url, tmp_path)
+    clients = [apps(settings, routes=slow).test_client() for _ in range(2)]
+    peer = WeChatPeer(TOKEN)
+    Chat(apps(settings), peer, "oRetryReader1").say("你好")  # a known follower
+    xml = text_xml("慢一点", openid="oRetryReader1", msg_id=7_700_100)
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda i: peer.reply_text(peer.post(clients[i % 2], xml).data), range(3)))
+    assert len(set(answers)) == 1 and answers[0].startswith("答复")
+    assert peer.reply_text(peer.post(clients[0], xml).data) == answers[0]  # and a later retry too
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(select(InboundMessage)).all()
+    engine.dispose()
+    assert len([r for r in rows if r.reply == answers[0]]) == 1
