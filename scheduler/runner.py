@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +48,7 @@ def ensure_seeded(sessions: sessionmaker[Session]) -> None:
 
 
 def watermark(session: Session, job_id: str) -> datetime | None:
-    row = session.get(JobWatermark, job_id)
-    return row.covered_until if row else None
+    return session.scalar(select(JobWatermark.covered_until).where(JobWatermark.job_id == job_id))
 
 
 def run_due(
@@ -124,14 +123,18 @@ def safe_error(exc: Exception) -> str:
 
 
 def _advance(session: Session, job_id: str, until: datetime, started: datetime) -> None:
-    row = session.get(JobWatermark, job_id, with_for_update=True)
-    if row is None:
+    # One statement, atomic under the row lock it takes: another runner (an operator's
+    # run-jobs) may have gone further meanwhile, and the watermark never moves back.
+    mark = JobWatermark.covered_until
+    covered = case((mark < until, literal(until, mark.type)), else_=mark)  # bound as the column (naive UTC)
+    moved = session.execute(
+        update(JobWatermark).where(JobWatermark.job_id == job_id)
+        .values(covered_until=covered, last_started_at=started, last_finished_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
         session.add(JobWatermark(job_id=job_id, covered_until=until, last_started_at=started,
                                  last_finished_at=utcnow(), last_error=None))
-        return
-    # Another runner (an operator's run-jobs) may have gone further: never move back.
-    row.covered_until = max(row.covered_until, until)
-    row.last_started_at, row.last_finished_at, row.last_error = started, utcnow(), None
 
 
 def _record_error(session: Session, job_id: str, error: str) -> None:

@@ -8,6 +8,7 @@ listing its days inside a Gregorian date range.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -105,10 +106,30 @@ def occurrences(rule: CalendarRule, start: date, end: date) -> list[Occurrence]:
     end = min(end, date(LAST_YEAR, 12, 31))
     if start > end:
         return []
-    days = sorted(wrapped.solar for wrapped in festival_for(rule).list_days(start, end))
+    days = _days(RuleKind(rule.kind), rule.month, rule.day, rule.leap, rule.term, rule.nth, rule.weekday, start, end)
     if RuleKind(rule.kind) is not RuleKind.RANGE:
         return [Occurrence(rule.code, rule.name, day) for day in days]
     return [Occurrence(rule.code, rule.name, day, _range_end(rule, day)) for day in days]
+
+
+@functools.lru_cache(maxsize=4096)
+def _days(kind: RuleKind, month, day, leap, term, nth, weekday, start: date, end: date) -> tuple[date, ...]:
+    """borax's days of a rule in [start, end], sorted. Computing them is most of a scheduler run's
+    calendar work and they depend on nothing but these fields, so each question is answered once
+    per process (a rule edited in the console asks a new question)."""
+    festival = festival_for(_RuleFields(kind, month, day, leap, term, nth, weekday))
+    return tuple(sorted(wrapped.solar for wrapped in festival.list_days(start, end)))
+
+
+@dataclass(frozen=True)
+class _RuleFields:
+    kind: RuleKind
+    month: int | None
+    day: int | None
+    leap: str | None
+    term: str | None
+    nth: int | None
+    weekday: int | None
 
 
 def _range_end(rule: CalendarRule, first: date) -> date:

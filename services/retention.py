@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models import InboundMessage
@@ -52,21 +52,18 @@ def _closed_before(cutoff: datetime):
     return (HelpRequest.status.not_in(OPEN_STATUSES), HelpRequest.updated_at < cutoff)
 
 
+def _deleted(session: Session, statement) -> int:
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+
+
 def apply(session: Session, now: datetime, policy: RetentionPolicy = RetentionPolicy()) -> RetentionResult:
     """Purge and anonymise what is past its time; the caller commits."""
     recent = now - timedelta(days=policy.transcript_days)
     closed_ids = select(HelpRequest.id).where(*_closed_before(recent))
-    transcripts = session.scalar(select(func.count()).select_from(HandoverMessage)
-                                 .where(HandoverMessage.request_id.in_(closed_ids))) or 0
-    session.execute(delete(HandoverMessage).where(HandoverMessage.request_id.in_(closed_ids)))
-
-    drafts = session.scalar(select(func.count()).select_from(ConversationState)
-                            .where(ConversationState.updated_at < recent)) or 0
-    session.execute(delete(ConversationState).where(ConversationState.updated_at < recent))
-
-    dedupe = session.scalar(select(func.count()).select_from(InboundMessage)
-                            .where(InboundMessage.expires_at <= now)) or 0
-    session.execute(delete(InboundMessage).where(InboundMessage.expires_at <= now))
+    # Each DELETE's row count is the number purged (no separate COUNT first).
+    transcripts = _deleted(session, delete(HandoverMessage).where(HandoverMessage.request_id.in_(closed_ids)))
+    drafts = _deleted(session, delete(ConversationState).where(ConversationState.updated_at < recent))
+    dedupe = _deleted(session, delete(InboundMessage).where(InboundMessage.expires_at <= now))
 
     old = now - timedelta(days=round(365.25 * policy.closed_request_years))
     anonymised = 0

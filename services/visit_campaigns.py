@@ -88,9 +88,15 @@ def change_campaign(session: Session, code: str, **changes) -> VisitCampaign:
 
 def plan_specs(session: Session, year: int) -> list[PlanSpec]:
     """The plans serving holidays of `year`; separate campaigns merged where their windows nearly meet."""
-    campaigns = list(session.scalars(select(VisitCampaign).where(VisitCampaign.enabled.is_(True))
-                                     .order_by(VisitCampaign.id)))
-    rules = campaign_dates.rules_by_code(session)
+    return _plan_specs(_enabled_campaigns(session), campaign_dates.rules_by_code(session), year)
+
+
+def _enabled_campaigns(session: Session) -> list[VisitCampaign]:
+    return list(session.scalars(select(VisitCampaign).where(VisitCampaign.enabled.is_(True))
+                                .order_by(VisitCampaign.id)))
+
+
+def _plan_specs(campaigns: list[VisitCampaign], rules: campaign_dates.Rules, year: int) -> list[PlanSpec]:
     specs = {c.code: spec for c in campaigns if (spec := campaign_spec(rules, c, year)) is not None}
     for campaign in campaigns:
         first, later = specs.get(campaign.code), specs.get(campaign.merge_into or "")
@@ -111,7 +117,8 @@ def plan_specs(session: Session, year: int) -> list[PlanSpec]:
 def specs_around(session: Session, today: date) -> list[PlanSpec]:
     """Plans of this year and next year: every one that can be live today (a window ends
     in the year of its holiday, and is planned at most a year ahead)."""
-    return [spec for year in (today.year, today.year + 1) for spec in plan_specs(session, year)]
+    campaigns, rules = _enabled_campaigns(session), campaign_dates.rules_by_code(session)  # read once for both years
+    return [spec for year in (today.year, today.year + 1) for spec in _plan_specs(campaigns, rules, year)]
 
 
 def campaign_spec(rules: campaign_dates.Rules, campaign: VisitCampaign, year: int) -> PlanSpec | None:
