@@ -24,6 +24,7 @@ from models.staff_account import StaffRole
 from services import activities, staff_accounts, volunteers
 from services.local_time import local_date
 from services.volunteers import VolunteerDetails
+from tests.browser_kit import stop_soon
 from tests.conftest import DATA_KEY
 from tests.test_serve import ROOT, Server, bot_env, free_port
 
@@ -60,7 +61,7 @@ class PatientServer(Server):
 def server(tmp_path_factory):
     configure_data_key(DATA_KEY)  # module-scoped: before the autouse fixture runs
     instance = tmp_path_factory.mktemp("console-activities-browser")
-    srv = PatientServer(bot_env(instance, WECHAT_SANDBOX="1"))
+    srv = PatientServer(bot_env(instance, WECHAT_SANDBOX="1"), workers=1)  # one is enough for a clerk
     srv.engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
     srv.sessions = make_session_factory(srv.engine)
     with srv.sessions.begin() as session:
@@ -70,7 +71,7 @@ def server(tmp_path_factory):
                 name, f"1390000{n:04d}", "城关镇", "河口村", ["care"], "any"), utcnow())
             volunteers.approve(session, v, utcnow(), actor="staff:seed")
     yield srv
-    srv.stop()
+    stop_soon(srv)
     srv.engine.dispose()
 
 

@@ -24,6 +24,7 @@ from models.staff_account import StaffRole
 from models.volunteer import Volunteer, VolunteerStatus
 from services import help_requests, staff_accounts, volunteers
 from services.volunteers import VolunteerDetails
+from tests.browser_kit import sign_in, stop_soon
 from tests.conftest import AES_KEY, APP_ID, DATA_KEY, TOKEN
 from tests.test_serve import Server, bot_env
 from tests.wechat_peer import WeChatPeer, text_xml
@@ -42,13 +43,13 @@ NEWCOMER = "oE2Enewcomer00001"
 def server(tmp_path_factory):
     configure_data_key(DATA_KEY)  # module-scoped: before the autouse fixture runs
     instance = tmp_path_factory.mktemp("console-browser")
-    srv = Server(bot_env(instance, WECHAT_SANDBOX="1"))
+    srv = Server(bot_env(instance, WECHAT_SANDBOX="1"), workers=1)  # one is enough for an office PC
     srv.env = bot_env(instance, WECHAT_SANDBOX="1")
     srv.engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
     srv.sessions = make_session_factory(srv.engine)
     _seed(srv.sessions)
     yield srv
-    srv.stop()
+    stop_soon(srv)
     srv.engine.dispose()
 
 
@@ -64,20 +65,28 @@ def _seed(sessions) -> None:
 
 
 
+@pytest.fixture(scope="module")
+def signed_in(browser, server):
+    """王科长 signs in on the login page once; each test's context starts with those cookies."""
+    return sign_in(browser, server.url, "wangke", PASSWORD)
+
+
 @pytest.fixture
-def page(browser, server):
-    """A signed-in staff member on a 1366×768 office screen."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+def office_screen(browser, signed_in):
+    """A blank page on a 1366×768 office screen, signed in, in a context (cookies) of this test's own."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", storage_state=signed_in)
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(server.url + "/console/")
-    assert "/console/login" in page.url  # not signed in yet
-    page.fill("input[name=username]", "wangke")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('登录')")
-    page.wait_for_url(server.url + "/console/")
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(office_screen, server):
+    """A signed-in staff member on the console's first page."""
+    office_screen.goto(server.url + "/console/")
+    assert office_screen.url == server.url + "/console/"  # signed in: not sent to the login page
+    return office_screen
 
 
 def shot(page, name: str) -> None:

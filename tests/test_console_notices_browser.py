@@ -18,6 +18,7 @@ from models.staff_account import StaffRole
 from services import notice_sending, staff_accounts, volunteers
 from services.local_time import local_date
 from services.volunteers import VolunteerDetails
+from tests.browser_kit import stop_soon
 from tests.conftest import DATA_KEY
 from tests.test_serve import Server, bot_env
 
@@ -31,9 +32,9 @@ class PatientServer(Server):
     """Server, but a slow first /healthz on a busy machine is waited for, and a server that
     never answers is stopped rather than left running."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], workers: int = 2):
         try:
-            super().__init__(env)
+            super().__init__(env, workers)
         except requests.Timeout:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -50,7 +51,7 @@ class PatientServer(Server):
 def server(tmp_path_factory):
     configure_data_key(DATA_KEY)
     instance = tmp_path_factory.mktemp("notices-browser")
-    srv = PatientServer(bot_env(instance, WECHAT_SANDBOX="1"))
+    srv = PatientServer(bot_env(instance, WECHAT_SANDBOX="1"), workers=1)  # one is enough for a clerk
     engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
     srv.sessions = make_session_factory(engine)
     now = utcnow()
@@ -61,7 +62,7 @@ def server(tmp_path_factory):
                 ("林晓雨", "赵国强")[n], "1390000111" + str(n), "城关镇", "河口村", ["care"], "any"), now)
             volunteers.approve(session, person, now, actor="staff:seed")
     yield srv
-    srv.stop()
+    stop_soon(srv)
     engine.dispose()
 
 

@@ -12,9 +12,16 @@ from models.help_request import Urgency
 from models.status_event import StatusEvent
 from services import help_requests
 from services.help_requests import RequestDetails
-from tests.test_console_browser import PASSWORD, open_action, page, server, shot  # noqa: F401  (fixtures)
+from tests.test_console_browser import (PASSWORD, office_screen, open_action, server, shot,  # noqa: F401  (fixtures)
+                                        signed_in)
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def page(office_screen):
+    """Signed in, on a blank page: each test opens the page it is about."""
+    return office_screen
 
 
 def _request(server, openid: str, description: str = "家里屋顶漏雨") -> int:
@@ -61,6 +68,7 @@ def test_a_double_click_sends_an_action_once(page, server):
     open_action(page, "备注")
     page.fill("form[action$='/note'] textarea[name=note]", "电话联系了周建国")
     page.locator("form[action$='/note'] button[type=submit]").dblclick()
+    page.locator(".flash", has_text="备注已保存").wait_for()  # answered (networkidle alone can come before the POST)
     page.wait_for_load_state("networkidle")
     assert _actions(server, request_id).count("note") == 1
 

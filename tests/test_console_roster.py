@@ -202,12 +202,13 @@ def test_editing_a_person_in_the_browser_shows_the_change_in_the_history(browser
     from models.staff_account import StaffRole
     from models import utcnow
     from services import staff_accounts
+    from tests.browser_kit import stop_soon
     from tests.test_console_browser import PASSWORD
     from tests.test_serve import Server, bot_env
 
     instance = tmp_path / "roster-browser"
     instance.mkdir()
-    server = Server(bot_env(instance, WECHAT_SANDBOX="1"))
+    server = Server(bot_env(instance, WECHAT_SANDBOX="1"), workers=1)  # one is enough for a clerk
     engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
     try:
         sessions = make_session_factory(engine)
@@ -247,7 +248,7 @@ def test_editing_a_person_in_the_browser_shows_the_change_in_the_history(browser
         with sessions() as s:
             assert s.get(Beneficiary, person_id).lonely_elderly
     finally:
-        server.stop()
+        stop_soon(server)
         engine.dispose()
 
 

@@ -201,6 +201,7 @@ def test_a_clerk_imports_a_roster_in_the_browser(browser, tmp_path_factory):
     from models.encrypted import configure_data_key
     from models.staff_account import StaffRole
     from services import staff_accounts
+    from tests.browser_kit import stop_soon
     from tests.conftest import DATA_KEY
     from tests.test_serve import Server, bot_env
 
@@ -208,7 +209,7 @@ def test_a_clerk_imports_a_roster_in_the_browser(browser, tmp_path_factory):
     artifacts.mkdir(parents=True, exist_ok=True)
     configure_data_key(DATA_KEY)
     instance = tmp_path_factory.mktemp("roster-import-browser")
-    server = Server(bot_env(instance, WECHAT_SANDBOX="1"))
+    server = Server(bot_env(instance, WECHAT_SANDBOX="1"), workers=1)  # one is enough for a clerk
     engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
     try:
         sessions = make_session_factory(engine)
@@ -244,7 +245,7 @@ def test_a_clerk_imports_a_roster_in_the_browser(browser, tmp_path_factory):
             assert session.scalar(select(func.count(Beneficiary.id))) == 5
             assert session.scalar(select(func.count(ImportBatch.id))) == 1
     finally:
-        server.stop()
+        stop_soon(server)
         engine.dispose()
 
 

@@ -322,7 +322,7 @@ def live(world, tmp_path):
 
     app, sessions, client_for, ids = world
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)  # quick shutdown
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", sessions, ids, tmp_path
     server.shutdown()

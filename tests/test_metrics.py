@@ -7,7 +7,6 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from services import outbox
-from tests.test_serve import server_factory  # noqa: F401  (a fixture)
 from models import Recipient
 from tests.wechat_peer import text_xml
 
@@ -56,34 +55,37 @@ def test_strangers_get_a_404(settings, apps):
     assert local.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404  # via nginx
 
 
-def test_the_web_workers_and_the_delivery_worker_are_added_up(tmp_path, server_factory):
+def test_the_web_workers_and_the_delivery_worker_are_added_up(tmp_path, cli):
     """A real `serve` (two gunicorn workers) and a `worker --once` on the same instance, sending
     to the fake WeChat API: one scrape counts every message and the other process's sends."""
     import subprocess
     import sys
 
+    from tests.browser_kit import stop_soon
     from tests.conftest import AES_KEY, APP_ID, TOKEN
     from tests.fake_wechat_api import APP_SECRET, FakeWeChatApi
-    from tests.test_serve import ROOT, bot_env
+    from tests.test_serve import ROOT, Server, bot_env
     from tests.wechat_peer import WeChatPeer
 
     with FakeWeChatApi() as api:
         env = bot_env(tmp_path, WECHAT_APP_SECRET=APP_SECRET, WECHAT_API_BASE_URL=api.base_url)
-        server = server_factory(env, workers=2)
-        peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
-        for n in range(12):
-            query, body = peer.envelope(text_xml(f"第{n}条", openid=f"oMetrics{n:06d}"))
-            assert requests.post(server.url + "/wechat", params=query, data=body, timeout=10).status_code == 200
-        for n in range(3):  # inside their reply windows: customer-service messages
-            queued = subprocess.run([sys.executable, "-m", "bot", "notify", "--openid", f"oMetrics{n:06d}",
-                                     "--text", "您好"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-            assert queued.returncode == 0, queued.stderr
-        worked = subprocess.run([sys.executable, "-m", "bot", "worker", "--once"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert worked.returncode == 0, worked.stderr
-        assert len(api.delivered()) == 3
+        server = Server(env, workers=2)
+        try:
+            peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
+            for n in range(12):
+                query, body = peer.envelope(text_xml(f"第{n}条", openid=f"oMetrics{n:06d}"))
+                assert requests.post(server.url + "/wechat", params=query, data=body, timeout=10).status_code == 200
+            for n in range(3):  # inside their reply windows: customer-service messages
+                queued = cli(["notify", "--openid", f"oMetrics{n:06d}", "--text", "您好"], env=env)
+                assert queued.exit_code == 0, queued.output
+            worked = subprocess.run([sys.executable, "-m", "bot", "worker", "--once"], cwd=ROOT, env=env,
+                                    capture_output=True, text=True, timeout=60)
+            assert worked.returncode == 0, worked.stderr
+            assert len(api.delivered()) == 3
+            found = samples(requests.get(server.url + "/metrics", timeout=10).text)
+        finally:
+            stop_soon(server)
 
-    found = samples(requests.get(server.url + "/metrics", timeout=10).text)
     assert sum(v for (name, _), v in found.items() if name == "shuangyong_messages_total") == 12
     assert value(found, "shuangyong_sends_total", channel="customer_service", errcode="0") == 3
     assert value(found, "shuangyong_outbox_messages", status="sent") == 3

@@ -18,6 +18,7 @@ from models.outbox import Channel, OutboxMessage, OutboxStatus
 from models.volunteer import Volunteer, VolunteerStatus
 from services import activities, volunteers
 from services.volunteers import VolunteerDetails
+from tests.browser_kit import stop_soon
 from tests.conftest import DATA_KEY
 from tests.test_serve import Server, bot_env
 
@@ -31,11 +32,13 @@ ACTIVITY_CODE = "sim_spring_visit"
 def server(tmp_path_factory):
     configure_data_key(DATA_KEY)  # module-scoped: before the autouse fixture runs
     instance = tmp_path_factory.mktemp("simulator")
-    srv = Server(bot_env(instance, WECHAT_SANDBOX="1", DEMO_MODE="1"))
-    srv.sessions = make_session_factory(make_engine(f"sqlite:///{instance / 'shuangyong.db'}"))
+    srv = Server(bot_env(instance, WECHAT_SANDBOX="1", DEMO_MODE="1"), workers=1)  # one is enough for a page
+    engine = make_engine(f"sqlite:///{instance / 'shuangyong.db'}")
+    srv.sessions = make_session_factory(engine)
     _seed(srv.sessions)
     yield srv
-    srv.stop()
+    stop_soon(srv)
+    engine.dispose()
 
 
 def _seed(sessions) -> None:
