@@ -641,7 +641,11 @@ def run(drill: Drill) -> bool:
         deadline = kill.started + args.lock_ttl + 30
         while time.time() < deadline and drill.active_scheduler() is None:
             time.sleep(0.5)
-    time.sleep(1.5)
+    # /metrics is judged from 2 s after the takeover: wait for a few samples from then on
+    # (a /metrics scrape can take a while on a loaded machine), not for a fixed time.
+    judged_from, deadline = time.time() + 2, time.time() + 30
+    while time.time() < deadline and sum(1 for t, _v in drill.metric_samples if t > judged_from) < 3:
+        time.sleep(0.2)
     stop_watch.set()
     watcher.join()
     ended = time.time()

@@ -44,8 +44,11 @@ def _row(output: str, name: str) -> str:
 
 
 def test_the_short_drill_passes_every_check(services_up):
-    run = subprocess.run([sys.executable, "bench/drill.py", "--short"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=400)
+    # 400 pushes instead of --short's 1,000: at the drill's 60/s they still span the faults (the
+    # delivery worker is killed with rows in flight at +6 s), and the outbox settles when the users
+    # are done instead of half a minute later on a loaded machine. Every check is the same.
+    run = subprocess.run([sys.executable, "bench/drill.py", "--short", "--pushes", "400"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=400)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "ALL CHECKS PASSED" in output

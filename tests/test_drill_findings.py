@@ -111,11 +111,14 @@ def test_a_retry_handles_a_message_whose_first_attempt_died_holding_the_claim(sq
     "success" at the deadline, still gets the message handled once the lease runs out,
     and the reply goes out as a late (customer-service) reply."""
     counter = Counter()
-    settings = make_settings(sqlite_url, tmp_path, REDIS_URL=redis_url, WEBHOOK_REPLY_DEADLINE="0.5")
+    # The retry waits for the dead attempt until 3 deadlines + 1 s, trying the claim about once a
+    # second: the dead lease (2 s) outlasts the retry's deadline (1 s) and runs out two tries before
+    # that horizon (4 s), so a slow machine still sees both sides of it.
+    settings = make_settings(sqlite_url, tmp_path, REDIS_URL=redis_url, WEBHOOK_REPLY_DEADLINE="1.0")
     client = apps(settings, routes=counter.routes()).test_client()
     msg_id = int(time.time() * 1000)
     key = dedupe_key("oDiedMidway01", msg_id, 0, None, None)
-    redis_lib.Redis.from_url(redis_url).set("shuangyong:inbound:" + key, RedisDedupe.PROCESSING + "dead", px=1500)
+    redis_lib.Redis.from_url(redis_url).set("shuangyong:inbound:" + key, RedisDedupe.PROCESSING + "dead", px=2000)
 
     retry = plain_peer.post(client, text_xml("还在吗", openid="oDiedMidway01", msg_id=msg_id))
     assert retry.status_code == 200 and plain_peer.reply_text(retry.data) is None  # "success" at the deadline

@@ -21,7 +21,10 @@ from services.reminder_rules import add_reminder_rule
 from tests.scheduler_helpers import PROJECT, cli_env, outbox_rows, seeded_sessions, shanghai_now
 
 pytestmark = pytest.mark.slow
-FAST_LOCK = dict(SCHEDULER_LOCK_TTL=3, SCHEDULER_LOCK_RENEW=1, SCHEDULER_STANDBY_POLL=0.5)
+# A short lease (a takeover after a kill waits it out), renewed often enough that a loaded machine
+# delaying a renewal by 2 s does not lose it; standbys poll often (the takeover waits for a poll too).
+LOCK_TTL = 3
+FAST_LOCK = dict(SCHEDULER_LOCK_TTL=LOCK_TTL, SCHEDULER_LOCK_RENEW=0.75, SCHEDULER_STANDBY_POLL=0.2)
 
 
 class Scheduler:
@@ -40,7 +43,7 @@ class Scheduler:
             if text in self.output():
                 return time.monotonic() - start
             assert self.proc.poll() is None, f"scheduler exited early:\n{self.output()}"
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise AssertionError(f"{text!r} not seen within {timeout}s:\n{self.output()}")
 
     def kill(self) -> None:
@@ -81,11 +84,15 @@ def test_two_schedulers_one_active_and_takeover_after_kill(lock, request, tmp_pa
         url = request.getfixturevalue("pg_url")
         extra = {"REDIS_URL": request.getfixturevalue("redis_url")} if lock == "redis" else {}
         env = cli_env(url, tmp_path, **FAST_LOCK, **extra)
-    first = schedulers(env, tmp_path / "a.log")
-    first.wait_for("scheduler active", 30)
-    second = schedulers(env, tmp_path / "b.log")
-    second.wait_for("scheduler standby", 30)
-    time.sleep(3)  # longer than the lock's ttl: a live leader keeps it
+    # Both started at once (a process start is most of the wait): one wins the lock, the other waits.
+    pair = [schedulers(env, tmp_path / "a.log"), schedulers(env, tmp_path / "b.log")]
+    deadline = time.monotonic() + 30
+    while not all("scheduler standby" in s.output() for s in pair) or \
+            not any("scheduler active" in s.output() for s in pair):
+        assert time.monotonic() < deadline and all(s.proc.poll() is None for s in pair), [s.output() for s in pair]
+        time.sleep(0.05)
+    first, second = pair if "scheduler active" in pair[0].output() else pair[::-1]
+    time.sleep(LOCK_TTL)  # an unrenewed lease would have run out: a live leader keeps it (nothing to poll for)
     assert "scheduler active" not in second.output()
 
     first.kill()
@@ -98,7 +105,7 @@ def test_two_schedulers_one_active_and_takeover_after_kill(lock, request, tmp_pa
             with sessions() as s:
                 if {w.job_id for w in s.scalars(select(JobWatermark))} >= set(JOB_IDS):
                     break
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             raise AssertionError(f"no watermarks after takeover:\n{second.output()}")
 
@@ -138,7 +145,8 @@ def test_scheduler_killed_mid_run_restarts_without_loss_or_double(db_url, tmp_pa
             mark = s.get(JobWatermark, "calendar_reminders").covered_until
         assert mark < utcnow() - timedelta(days=9)  # the unfinished run did not move the watermark
 
-        second = schedulers(env, tmp_path / "b.log")
+        # The restarted run needs no throttle: the pause only made the first one killable mid-way.
+        second = schedulers(cli_env(db_url, tmp_path, SCHEDULER_BATCH_SIZE=5, **FAST_LOCK), tmp_path / "b.log")
         deadline = time.monotonic() + 60
         while True:
             with sessions() as s:
@@ -146,7 +154,7 @@ def test_scheduler_killed_mid_run_restarts_without_loss_or_double(db_url, tmp_pa
             if moved:
                 break
             assert time.monotonic() < deadline, second.output()
-            time.sleep(0.2)
+            time.sleep(0.05)
         rows = _ours(sessions, ids)
         assert len(rows) == count  # nothing lost
         assert sorted(int(r.idempotency_key.split(":")[1]) for r in rows) == sorted(ids)  # each rule once
@@ -175,6 +183,6 @@ def test_scheduler_with_worker_delivers_what_it_queued(sqlite_url, tmp_path, sch
                 if {int(r.idempotency_key.split(":")[1]) for r in rows} == ids and {r.status for r in rows} == {"sent"}:
                     break
                 assert time.monotonic() < deadline, (running.output(), [(r.status, r.last_errmsg) for r in rows])
-                time.sleep(0.2)
+                time.sleep(0.1)
         finally:
             running.stop()

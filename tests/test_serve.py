@@ -89,17 +89,29 @@ def server_factory():
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory):
+    """One server on the defaults (SQLite in INSTANCE_DIR, 2 workers), shared by the tests that only
+    speak to it: starting gunicorn is most of each test's time. HOME points at an empty directory
+    so a per-user control socket would show up there."""
+    tmp_path = tmp_path_factory.mktemp("serve")
+    home = tmp_path / "home"
+    home.mkdir()
+    server = Server(bot_env(tmp_path, HOME=str(home), XDG_RUNTIME_DIR=str(home)))
+    server.instance, server.home = tmp_path, home
+    yield server
+    server.stop()
+
+
 def post(server, peer, xml):
     query, body = peer.envelope(xml)
     return requests.post(server.url + "/wechat", params=query, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
 
 
-def test_serve_on_sqlite_defaults_answers_over_http(tmp_path, server_factory):
-    home = tmp_path / "home"
-    home.mkdir()
-    server = server_factory(bot_env(tmp_path, HOME=str(home), XDG_RUNTIME_DIR=str(home)))
+def test_serve_on_sqlite_defaults_answers_over_http(default_server):
+    server = default_server
     # No per-user control socket that a second instance on the host would share and delete.
-    assert list(home.rglob("*.ctl")) == []
+    assert list(server.home.rglob("*.ctl")) == []
     health = requests.get(server.url + "/healthz", timeout=5).json()
     assert health["status"] == "ok" and health["schema_revision"]
     peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
@@ -115,15 +127,19 @@ def test_serve_on_sqlite_defaults_answers_over_http(tmp_path, server_factory):
     assert post(server, peer, text_xml("还在吗")).status_code == 200
 
 
-def test_logs_are_json_without_personal_data(tmp_path, server_factory):
-    server = server_factory(bot_env(tmp_path), workers=1)
+def test_logs_are_json_without_personal_data(default_server):
+    server = default_server
+    before = len(server.output())  # the shared server's log so far belongs to other tests
     peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
     post(server, peer, text_xml("我的电话13912345678", openid="oSecretOpenid42"))
     requests.post(server.url + "/wechat", params={**peer.sign_query(), "signature": "0" * 40}, data=b"<xml/>", timeout=5)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # the log lines are written as the answers go out
+    while not all(m in server.output()[before:] for m in ('"webhook: handled"', '"webhook: refused"')):
+        assert time.monotonic() < deadline, server.output()[before:]
+        time.sleep(0.05)
     output = server.output()
     assert "oSecretOpenid42" not in output and "13912345678" not in output
-    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    entries = [json.loads(line) for line in output[before:].splitlines() if line.startswith("{")]
     handled = [e for e in entries if e.get("msg") == "webhook: handled"]
     assert len(handled) == 1 and handled[0]["openid_hash"] and handled[0]["msg_type"] == "text"
     assert [e["reason"] for e in entries if e.get("msg") == "webhook: refused"] == ["bad signature"]
@@ -153,10 +169,11 @@ def test_routes_command_lists_the_webhook(tmp_path):
     assert "/wechat" in result.stdout and "/healthz" in result.stdout
 
 
-def test_no_banner_and_security_headers_on_every_answer(tmp_path, server_factory):
+def test_no_banner_and_security_headers_on_every_answer(default_server):
     """Issue 12: `Server: gunicorn` is not announced; every answer carries the security headers;
     strangers' health answers are minimal (the test is on loopback, so it sees the detail)."""
-    server = server_factory(bot_env(tmp_path))
+    server = default_server
+    tmp_path = server.instance
     peer = WeChatPeer(TOKEN, AES_KEY, APP_ID, mode="safe")
     answers = [
         requests.get(server.url + "/healthz", timeout=5),
