@@ -128,13 +128,17 @@ def key_id_of(stored: str) -> str | None:
     return key_id if sep else None
 
 
+class UndecryptableData(RuntimeError):
+    """Stored data whose key is no longer configured (removed after a rotation) or another key's."""
+
+
 def decrypt_text(value: str) -> str:
     keys = _configured()
     key_id, sep, token = value.partition(SEPARATOR)
     if sep:
         candidates = [k for k in keys if k.id == key_id]
         if not candidates:
-            raise RuntimeError(
+            raise UndecryptableData(
                 f"stored data was encrypted with key id {key_id!r}, which DATA_ENCRYPTION_KEY does not list"
             )
     else:  # written before key ids: any configured key may be the one
@@ -144,7 +148,7 @@ def decrypt_text(value: str) -> str:
             return key.fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             continue
-    raise RuntimeError(
+    raise UndecryptableData(
         "stored data cannot be decrypted: DATA_ENCRYPTION_KEY differs from the key it was written with"
     )
 

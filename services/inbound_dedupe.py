@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InboundMessage, InboundStatus, utcnow
 from models.database import current_watch
-from models.encrypted import decrypt_text, encrypt_text
+from models.encrypted import UndecryptableData, decrypt_text, encrypt_text
 from services import conversations
 
 log = logging.getLogger(__name__)
@@ -329,10 +329,23 @@ class RedisDedupe:
             if value is not None:
                 text = value.decode() if isinstance(value, bytes) else value
                 if not text.startswith(self.PROCESSING):
-                    return decrypt_text(text) if text else NO_REPLY
+                    return self._readable(text)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _readable(text: str) -> str:
+        """A retry's copy of the reply. One cached under a data key removed since (a rotation
+        finished within the TTL) answers "success": the first attempt got the reply to the
+        person; a retry answering 系统繁忙 would only confuse them."""
+        if not text:
+            return NO_REPLY
+        try:
+            return decrypt_text(text)
+        except UndecryptableData:
+            log.warning("dedupe: a cached reply's data key is gone; the retry is answered without it")
+            return NO_REPLY
 
     def prune(self, now: datetime) -> int:
         return 0  # Redis expires the keys itself

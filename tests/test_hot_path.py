@@ -148,3 +148,26 @@ def test_on_sqlite_attempts_of_one_message_at_once_store_one_reply(sqlite_url, t
         rows = session.scalars(select(InboundMessage)).all()
     engine.dispose()
     assert len([r for r in rows if r.reply == answers[0]]) == 1
+
+
+def test_a_retry_of_a_reply_cached_under_a_removed_key_is_answered_success(redis_url):
+    """The data key was rotated and the old one removed within a reply's TTL: WeChat's retry
+    gets "success" (the person had the reply from the first attempt), not 系统繁忙."""
+    import base64
+
+    from models import encrypted
+    from services.inbound_dedupe import NO_REPLY, Claim, RedisDedupe
+
+    store = RedisDedupe(redis_lib.Redis.from_url(redis_url), timedelta(hours=1))
+    old, new = (base64.urlsafe_b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    saved = encrypted._keys
+    try:
+        encrypted.configure_data_key(f"old:{old}")
+        claim = Claim("k-rotated", "text", None)
+        assert store.claim(claim, utcnow(), None)
+        store.finish(claim, "您好，已收到")
+        assert store.stored_reply("k-rotated", 0) == "您好，已收到"
+        encrypted.configure_data_key(f"new:{new}")
+        assert store.stored_reply("k-rotated", 0) == NO_REPLY
+    finally:
+        encrypted._keys = saved
