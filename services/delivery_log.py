@@ -102,6 +102,7 @@ REASON_WORDS: tuple[tuple[str, str], ...] = (
     ("no channel allowed", "没有可用的发送方式"),
     ("customer service:", "无法发送（客服消息窗口已关闭，且没有可用的模板或订阅通知）"),
     ("mass: the", "本月群发次数已用完"),
+    ("worker error UndecryptableData", "内容无法解密（写入时的数据密钥已不在配置中，请联系系统管理员）"),
     ("the worker stopped while sending", "发送中途中断，对方可能已收到，为免重复未自动重发（如对方没收到，请点“重发”）"),
 )
 TEXT_PREVIEW = 30  # characters of a message shown in the list: it may hold personal data

@@ -20,7 +20,7 @@ from models import (
     SubscriptionConsent,
     utcnow,
 )
-from services import delivery, outbox
+from services import delivery, delivery_log, outbox
 from services.delivery_policy import PayloadError
 from tests.fake_wechat_api import BIZSEND, CUSTOM, MASS, TEMPLATE, FakeWeChatApi
 from tests.outbound_kit import TEMPLATE_FIELDS, Outbound, outbound_settings
@@ -493,7 +493,8 @@ def test_a_row_the_worker_cannot_read_backs_off_and_ends_failed(sqlite_url, make
     with kit.engine.connect() as conn:
         status, attempts, errmsg = conn.execute(
             text("SELECT status, attempts, last_errmsg FROM outbox_message WHERE id = :id"), {"id": bad}).one()
-    assert (status, attempts, errmsg) == ("pending", 1, "worker error RuntimeError")
+    assert (status, attempts, errmsg) == ("pending", 1, "worker error UndecryptableData")  # the key it was written with is not configured
+    assert "无法解密" in delivery_log.reason_words(None, errmsg)  # what staff read in the console
     assert kit.row(good).status == OutboxStatus.SENT  # the bad row blocks nothing
     with kit.engine.begin() as conn:
         conn.execute(text("UPDATE outbox_message SET next_attempt_at = :now WHERE id = :id"),
