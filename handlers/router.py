@@ -185,7 +185,7 @@ def answer_topic(ctx: Context, topic: str) -> Reply:
     by_words = faq_entries.match(ctx.session, ctx.message.text)
     # A topic staff added in the console has no examples in the matcher; when its keywords
     # match, staff wrote it for exactly this question (烤火费 is not 抚恤补助).
-    if by_words is not None and f"faq:{by_words.topic}" not in intents.CATALOG:
+    if by_words is not None and f"faq:{by_words.topic}" not in intents.catalog():
         entry = by_words
     else:
         entry = faq_entries.by_topic(ctx.session, topic) or by_words

@@ -40,7 +40,7 @@ def social_reply(intent: str) -> str:
 def understand(ctx: Context, act: Act, faq_answer: Reply, fallback: Reply) -> str | None:
     """Sure: act. Unsure: the FAQ's keywords if they answer it (staff add topics the matcher has
     no examples for), else one question with numbered choices. Nothing close: the fallback."""
-    match = intents.classify(ctx.message.text, among=intents.TOP_LEVEL)
+    match = intents.classify(ctx.message.text, among=intents.top_level())
     if match is not None and (match.confident or match.intent in SOCIAL):
         return act(ctx, match.intent)
     # Asking for a person is never answered with an FAQ (找个工作人员 is not 就业创业).

@@ -300,9 +300,8 @@ class RedisDedupe:
         for sender_bi in sender_bis:
             name = self._sender_set(sender_bi)
             for member in self._redis.smembers(name):
-                key = self._name(member.decode() if isinstance(member, bytes) else member)
-                value = self._redis.get(key)
-                text = value.decode() if isinstance(value, bytes) else value
+                key = self._name(_text(member))
+                text = _text(self._redis.get(key))
                 if text and not text.startswith(self.PROCESSING):
                     self._redis.set(key, NO_REPLY, xx=True, keepttl=True)
                     blanked += 1
@@ -327,7 +326,7 @@ class RedisDedupe:
         while True:
             value = self._redis.get(self._name(key))
             if value is not None:
-                text = value.decode() if isinstance(value, bytes) else value
+                text = _text(value)
                 if not text.startswith(self.PROCESSING):
                     return self._readable(text)
             if time.monotonic() >= deadline:

@@ -85,23 +85,24 @@ def _create_app():
     return create_app()
 
 
-def _configure_process() -> None:
-    """What building the app did before every command when the root group was Flask's (each
-    command ran inside the app): check the settings (a ConfigError exits with 2), set up
-    logging and the data key. Nothing of the web app itself is built."""
+def configure_process(settings: Settings | None = None) -> Settings:
+    """Settings (a ConfigError exits with 2), logging and the data key: what every command
+    needs before it runs (building the app did this when the root group was Flask's).
+    Nothing of the web app itself is built."""
     from bot.logs import configure_logging
     from config import Settings
     from models.encrypted import configure_data_key
 
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
     configure_logging(settings.log_level, json_lines=not settings.development)
     configure_data_key(settings.data_encryption_key)
+    return settings
 
 
 def _configured(f):
     @functools.wraps(f)
     def command(*args, **kwargs):
-        _configure_process()
+        configure_process()
         return f(*args, **kwargs)
 
     return command
@@ -312,16 +313,11 @@ def prepare_database(settings: Settings) -> None:
 @contextmanager
 def open_database(settings: Settings | None = None):
     """Settings, logging, the data key and a database for one CLI command."""
-    from bot.logs import configure_logging
-    from config import Settings
     from models.database import make_engine, make_session_factory
-    from models.encrypted import configure_data_key
 
-    settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, json_lines=not settings.development)
+    settings = configure_process(settings)
     # APScheduler announces every run of every job at INFO (the lock renewal every few seconds).
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
-    configure_data_key(settings.data_encryption_key)
     engine = make_engine(settings.database_url)
     try:
         yield settings, engine, make_session_factory(engine)

@@ -10,11 +10,10 @@ Examples are data (examples/*.toml, one file per intent); `matcher` explains the
 are read and indexed on first use, not at import (`preload()` does it ahead, for the web app).
 """
 
-from handlers.intents import catalog as _catalog
-from handlers.intents.catalog import FORM_CONTROLS, Intent, label
+from handlers.intents.catalog import FORM_CONTROLS, Intent, catalog, label, top_level
 from handlers.intents.matcher import Match, classify
 
-__all__ = ["CATALOG", "FORM_CONTROLS", "TOP_LEVEL", "Intent", "Match", "classify", "label", "preload"]
+__all__ = ["FORM_CONTROLS", "Intent", "Match", "catalog", "classify", "label", "preload", "top_level"]
 
 
 def preload() -> None:
@@ -22,9 +21,3 @@ def preload() -> None:
     from handlers.intents.matcher import index
 
     index()
-
-
-def __getattr__(name: str):
-    if name in ("CATALOG", "TOP_LEVEL"):  # loaded on first use (catalog.__getattr__)
-        return getattr(_catalog, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

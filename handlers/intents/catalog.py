@@ -1,6 +1,6 @@
 """The intent catalogue: one TOML file per intent under examples/, loaded once, on first use
-(`CATALOG` and `TOP_LEVEL` are read through the module's __getattr__), so importing the handlers
-costs nothing until a message is classified; the web app loads it when it starts (bot.runtime).
+(`catalog()`, `top_level()`), so importing the handlers costs nothing until a message is
+classified; the web app loads it when it starts (bot.runtime).
 
 A file holds `label` (how a clarifying question names the intent, e.g. "报名当志愿者")
 and `examples` (phrasings as people type them). FAQ topics are intents named
@@ -41,7 +41,7 @@ def load(directory: Path = EXAMPLES_DIR) -> dict[str, Intent]:
 
 @functools.cache
 def catalog() -> dict[str, Intent]:
-    """The catalogue (CATALOG), read from examples/ the first time it is asked for."""
+    """Every intent by name, read from examples/ the first time it is asked for."""
     return load()
 
 
@@ -56,13 +56,5 @@ FORM_CONTROLS: frozenset[str] = frozenset({"cancel", "back", "edit", "person", "
 
 @functools.cache
 def top_level() -> frozenset[str]:
-    """The intents understood outside a form (TOP_LEVEL)."""
+    """The intents understood outside a form."""
     return frozenset(catalog()) - IN_FORM_ONLY
-
-
-def __getattr__(name: str):
-    if name == "CATALOG":
-        return catalog()
-    if name == "TOP_LEVEL":
-        return top_level()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
