@@ -7,6 +7,7 @@ import fcntl
 import functools
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -69,6 +70,91 @@ def pytest_configure(config):
             compileall.compile_dir(path, quiet=1, workers=1)
         elif path.exists():
             compileall.compile_file(path, quiet=1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """Keep pytest's assert-rewritten test modules (tests/__pycache__/*-pytest-*.pyc, ignored by
+    git). With PYTHONDONTWRITEBYTECODE set pytest rewrites and compiles every test module again on
+    each run, and under xdist in every worker (each collects the whole suite): about 3.4 s of CPU
+    per worker. Only while collecting, where the test modules are imported; pytest writes each
+    file atomically, so workers collecting at once do not clash, and it checks the source's mtime
+    and size, so an edited test is rewritten again."""
+    saved = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = saved
+
+
+def _reuse_werkzeug_route_compilation() -> None:
+    """Most tests build an app of their own (create_app), and werkzeug compiles each of its ~140
+    routes again for each app: it parses the rule with a regular expression and generates Python
+    source (an ast) for two URL builders per rule and compiles them: create_app took 37 ms of CPU,
+    5 ms with this. Both results depend only on the rule (its text, parsed parts, defaults and
+    converters), not on the app, so each distinct rule is parsed and compiled once per test
+    process and the results serve every later app:
+
+    - a parse is replayed: the same parts, and converters made again through get_converter with
+      the arguments the first parse gave it;
+    - a builder is one function taking the rule as its first argument, so one serves every rule
+      with the same text, parts, defaults and converter types.
+
+    Matching and building still run werkzeug's code. Pinned to the werkzeug these internals were
+    read from (requirements.txt): another version compiles as usual. Processes the tests start
+    (python -m bot, the servers) do not have this."""
+    from importlib.metadata import version
+
+    from werkzeug.routing.rules import Rule
+
+    if not version("werkzeug").startswith("3.1."):
+        return
+    parse_rule, compile_builder = Rule._parse_rule, Rule._compile_builder
+    parsed: dict = {}
+    compiled: dict = {}
+
+    def reused_parse(self, rule: str):
+        key = (rule, tuple(self.map.converters.items()))
+        entry = parsed.get(key)
+        if entry is None:
+            made = []
+
+            def recording(variable_name, converter_name, args, kwargs):
+                made.append((variable_name, converter_name, args, dict(kwargs)))
+                return Rule.get_converter(self, variable_name, converter_name, args, kwargs)
+
+            trace_from = len(self._trace)
+            self.get_converter = recording
+            try:
+                parts = list(parse_rule(self, rule))
+            finally:
+                del self.get_converter
+            entry = parsed[key] = (parts, self._trace[trace_from:], made)
+            return iter(parts)
+        parts, trace, made = entry
+        for variable_name, converter_name, args, kwargs in made:
+            self._converters[variable_name] = self.get_converter(variable_name, converter_name, args, kwargs)
+            self.arguments.add(variable_name)
+        self._trace.extend(trace)
+        return iter(parts)
+
+    def reused_builder(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        key = (append_unknown, self.rule, tuple(self._trace), tuple(defaults.items()),
+               tuple(self._converters), tuple(map(type, self._converters.values())))
+        try:
+            builder = compiled.get(key)
+        except TypeError:  # an unhashable default: compile as werkzeug would
+            return compile_builder(self, append_unknown)
+        if builder is None:
+            builder = compiled[key] = compile_builder(self, append_unknown)
+        return builder
+
+    Rule._parse_rule, Rule._compile_builder = reused_parse, reused_builder
+
+
+_reuse_werkzeug_route_compilation()
 
 
 @pytest.fixture(scope="session")
@@ -206,9 +292,11 @@ def _redis_pause_guard(request):
 
 
 # Staff passwords: werkzeug's default scrypt (N=2**15) costs about 0.1 s per hash and again per
-# sign-in, most of a console test's time. Tests hash with N=2**10 (same code path, same format,
-# verified the same way); tests marked production_password_hash keep the real cost.
-TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
+# sign-in, most of a console test's time. Tests hash with N=2**8 (same code path, same format,
+# verified the same way; 0.4 ms, where N=2**10 took 1.5 ms on each of a few thousand hashes and
+# checks per run); tests marked production_password_hash keep the real cost. Not much lower:
+# below N=2**7 OpenSSL refuses the memory limit werkzeug passes (132·N·r bytes).
+TEST_PASSWORD_METHOD = "scrypt:256:8:1"
 
 
 @pytest.fixture(autouse=True)
@@ -290,11 +378,19 @@ def safe_peer():
 
 
 def count_rows(database_url: str) -> dict[str, int]:
+    """Rows in every table, read in one statement (one snapshot, one round trip, where a query per
+    table took 49). PostgreSQL's is read on the run's wipe engine instead of a new connection."""
+    names = [t.name for t in Base.metadata.sorted_tables]
+    query = text("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {name})" for name in names))
+    if database_url in _wipe_engines:
+        with _wipe_engines[database_url].connect() as conn:
+            return dict(zip(names, conn.execute(query).one()))
     engine = make_engine(database_url)
-    with engine.connect() as conn:
-        counts = {t.name: conn.execute(text(f"SELECT COUNT(*) FROM {t.name}")).scalar_one() for t in Base.metadata.sorted_tables}
-    engine.dispose()
-    return counts
+    try:
+        with engine.connect() as conn:
+            return dict(zip(names, conn.execute(query).one()))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ and helpers to read what the chat wrote to the database."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +23,12 @@ START = datetime(2026, 12, 7, 1, 0, tzinfo=timezone.utc)
 
 def migration_faq() -> list[tuple[str, str, str, int]]:
     """The FAQ a migrated database starts with: (topic, keywords, answer, position), in insertion order."""
+    return list(_migration_faq())
+
+
+@functools.cache
+def _migration_faq() -> tuple[tuple[str, str, str, int], ...]:
+    # Loaded once per test process: every PostgreSQL conversation test puts the FAQ back.
     path = PROJECT_ROOT / "migrations" / "versions" / "0013_faq_answers.py"
     spec = importlib.util.spec_from_file_location("faq_defaults_0013", path)
     module = importlib.util.module_from_spec(spec)
@@ -29,17 +36,23 @@ def migration_faq() -> list[tuple[str, str, str, int]]:
     inserted_at = module.MARTYR_FAMILY_POSITION  # the topics from there on moved down one
     seeded = [(topic, keywords, answer, n if n < inserted_at else n + 1)
               for n, (topic, keywords, answer) in enumerate(module.FAQ_DEFAULTS, start=1)]
-    return seeded + [(*module.MARTYR_FAMILY, inserted_at)]
+    return tuple(seeded + [(*module.MARTYR_FAMILY, inserted_at)])
 
 
 def ensure_faq(url: str) -> None:
     """The PostgreSQL test database is truncated between tests; put the seeded FAQ back."""
     engine = make_engine(url)
-    with make_session_factory(engine).begin() as session:
+    try:
+        _ensure_faq(make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def _ensure_faq(sessions) -> None:
+    with sessions.begin() as session:
         if not session.scalar(select(func.count(FaqEntry.id))):
             for topic, keywords, answer, position in migration_faq():
                 session.add(FaqEntry(topic=topic, keywords=keywords, answer=answer, position=position, enabled=True))
-    engine.dispose()
 
 
 class Database:
@@ -73,8 +86,8 @@ def clock():
 
 @pytest.fixture
 def db(db_url):
-    ensure_faq(db_url)
     database = Database(db_url)
+    _ensure_faq(database.sessions)  # on the fixture's own engine: no second engine and connection per test
     yield database
     database.engine.dispose()
 

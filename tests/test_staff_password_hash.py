@@ -34,4 +34,4 @@ def test_other_tests_use_the_cheap_hash_through_the_same_code(sqlite_url):
     with make_session_factory(engine).begin() as session:
         stored = staff_accounts.create(session, "li", PASSWORD, NOW).password_hash
     engine.dispose()
-    assert stored.startswith("scrypt:1024:8:1$")
+    assert stored.startswith("scrypt:256:8:1$")
