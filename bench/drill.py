@@ -26,8 +26,10 @@ later, as systemd would); `CLIENT PAUSE 3000 ALL` on Redis; `pg_terminate_backen
 every connection to the drill's database.
 
 Timing in the drill's environment (shorter than production, so the run stays short):
-OUTBOX_LEASE_SECONDS=10 (production default 60); scheduler lock TTL --lock-ttl (default
-20 s, as production; --short uses 10 s), renewed every ttl/6 s, standbys polling every 1 s.
+OUTBOX_LEASE_SECONDS --lease (default 10; production default 60); scheduler lock TTL
+--lock-ttl (default 20 s, as production; --short uses 10 s), renewed every ttl/6 s (at
+least 1 s), standbys polling every 1 s. --faults moves the five faults (seconds after the
+users start), e.g. closer together for a smaller crowd (tests/test_drill.py).
 Exit status 0 only when every check passes.
 """
 
@@ -105,7 +107,7 @@ def drill_env(database_url: str, redis_url: str, instance: Path, api: FakeWeChat
         INSTANCE_DIR=str(instance),
         APP_ENV="production",
         LOG_LEVEL="INFO",
-        OUTBOX_LEASE_SECONDS="10",
+        OUTBOX_LEASE_SECONDS=str(args.lease),
         OUTBOX_SEND_RATE=str(args.send_rate),
         SCHEDULER_LOCK_TTL=str(args.lock_ttl),
         SCHEDULER_LOCK_RENEW=str(max(1.0, args.lock_ttl / 6)),
@@ -174,6 +176,7 @@ class Faults:
         self.sending_at_worker_kill: list[int] = []
         self.worker_rows_back_after: float | None = None
         self.errors: list[str] = []
+        self._restarts: list[threading.Thread] = []
 
     def run(self, schedule: list[tuple[float, str]], started: float) -> None:
         for offset, name in schedule:
@@ -184,6 +187,21 @@ class Faults:
                 getattr(self, name)()
             except Exception as exc:
                 self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        for restart in self._restarts:
+            restart.join()
+
+    def _restart_later(self, name: str, start) -> None:
+        """Start a killed process again 2 s later, as systemd would, without holding up the next fault."""
+        def later():
+            time.sleep(2)
+            try:
+                start()
+            except Exception as exc:
+                self.errors.append(f"restart after {name}: {type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=later, daemon=True)
+        thread.start()
+        self._restarts.append(thread)
 
     def _record(self, name: str, started: float, detail: str, ended: float | None = None) -> None:
         self.done.append(Fault(name, started, ended or time.time(), detail))
@@ -206,8 +224,8 @@ class Faults:
         self.sending_at_worker_kill = self.drill.sending_rows()
         self._record("SIGKILL delivery worker", at, f"pid {worker.pid}, {len(self.sending_at_worker_kill)} rows sending")
         threading.Thread(target=self._watch_rows_back, args=(at,), daemon=True).start()
-        time.sleep(2)
-        self.drill.workers.append(self.drill.start("worker", ["worker", "--concurrency", "8"]))
+        self._restart_later("kill_delivery_worker",
+                            lambda: self.drill.workers.append(self.drill.start("worker", ["worker", "--concurrency", "8"])))
 
     def _watch_rows_back(self, killed: float) -> None:
         ids = set(self.sending_at_worker_kill)
@@ -224,8 +242,7 @@ class Faults:
         at = time.time()
         active.sigkill()
         self._record("SIGKILL active scheduler", at, f"pid {active.pid}")
-        time.sleep(2)
-        self.drill.schedulers.append(self.drill.start("scheduler", ["scheduler"]))
+        self._restart_later("kill_scheduler", lambda: self.drill.schedulers.append(self.drill.start("scheduler", ["scheduler"])))
 
     def pause_redis(self) -> None:
         at = time.time()
@@ -278,16 +295,23 @@ class Drill:
             serve = Serve(f"serve-{n}", self.env, self.logs, workers=2)
             self.procs.append(serve)
             self.serves.append(serve)
-        first = self.start("scheduler", ["scheduler"])
-        self.schedulers.append(first)
+        # Both schedulers at once (each start is about a second of CPU): one takes the lock, the
+        # other waits. Which one leads does not matter: the fault kills whichever is active.
+        pair = [self.start("scheduler", ["scheduler"]) for _ in range(2)]
+        self.schedulers.extend(pair)
         for _ in range(2):
             self.workers.append(self.start("worker", ["worker", "--concurrency", "8"]))
-        first.wait_for("scheduler active", 90)
-        second = self.start("scheduler", ["scheduler"])  # second: so the first is the leader
-        self.schedulers.append(second)
         for serve in self.serves:
             serve.wait_ready()
-        second.wait_for("scheduler standby", 90)
+        deadline = time.monotonic() + 90
+        while not (all("scheduler standby" in p.output() for p in pair) and self.active_scheduler() is not None):
+            for proc in pair:
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.name} exited early:\n{proc.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("no scheduler active with the other on standby within 90 s:\n"
+                                   + "\n".join(p.output()[-1500:] for p in pair))
+            time.sleep(0.1)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -333,6 +357,12 @@ class Drill:
                     break
         return None
 
+    def first_active_after(self, moment: float) -> float | None:
+        """When a scheduler first logged "scheduler active" after `moment`."""
+        starts = [log_time(e) for proc in self.schedulers for e in proc.json_lines()
+                  if e.get("logger") == "scheduler.process" and e["msg"] == "scheduler active" and log_time(e) > moment]
+        return min(starts, default=None)
+
     def watch_metrics(self, stop: threading.Event) -> None:
         """shuangyong_scheduler_active as /metrics reports it, and the leader lock's holder in
         Redis (pid and ms left), sampled every half second."""
@@ -358,11 +388,20 @@ class Drill:
             stop.wait(0.5)
 
     def wait_outbox_settled(self, timeout: float) -> bool:
-        deadline = time.time() + timeout
+        started = time.time()
+        deadline, shown = started + timeout, False
         while time.time() < deadline:
             left = self.query("SELECT count(*) FROM outbox_message WHERE status IN ('pending', 'sending')")[0][0]
             if left == 0:
                 return True
+            if not shown and time.time() - started > 5:  # what holds the outbox up, for the report
+                shown = True
+                for row_id, kind, status, attempts, due in self.query(
+                        "SELECT id, kind, status, attempts, next_attempt_at - now() AT TIME ZONE 'UTC' FROM outbox_message "
+                        "WHERE status IN ('pending', 'sending') ORDER BY id LIMIT 3"):
+                    events = self.query("SELECT to_status, note FROM outbox_event WHERE outbox_id = :i ORDER BY id", i=row_id)
+                    print(f"  still {status}: row {row_id} ({kind}, {attempts} attempts, due in {due}): "
+                          + " → ".join(f"{e[0]}({(e[1] or '')[:60]})" for e in events), flush=True)
             time.sleep(1)
         return False
 
@@ -518,6 +557,11 @@ def latency_checks(crowd: Crowd, faults: Faults, judge: bool) -> list[Check]:
     timeouts = sum(1 for a in attempts if a.outcome == "timeout")
     broken = sum(1 for a in attempts if a.outcome == "error")
     p99_during = percentile(during, 99)
+    # The faults are meant to land mid-conversation: users who had started before the last one and
+    # were still sending after it (a shorter --faults schedule must not outrun a smaller crowd).
+    last = max((f.started for f in faults.done), default=None)
+    mid = 0 if last is None else sum(1 for u in crowd.users if any(a.started < last for t in u.turns for a in t.attempts)
+                                     and any(a.started > last for t in u.turns for a in t.attempts))
 
     def fmt(values):
         return f"p50 {percentile(values, 50) * 1000:.0f} ms, p99 {percentile(values, 99) * 1000:.0f} ms (n={len(values)})"
@@ -528,6 +572,7 @@ def latency_checks(crowd: Crowd, faults: Faults, judge: bool) -> list[Check]:
         Check("HTTP 5xx", str(server_errors), "0", server_errors == 0),
         Check("attempts timed out (5 s) / connection broken", f"{timeouts} / {broken}", "retried", None),
         Check("HTTP attempts in all", str(len(attempts)), "—", None),
+        Check("users mid-conversation at the last fault", str(mid), "> 0", None),
     ]
 
 
@@ -565,6 +610,9 @@ def parse_args(argv=None):
     parser.add_argument("--think", type=float, default=0.3, help="seconds a user takes between turns")
     parser.add_argument("--send-rate", type=float, help="OUTBOX_SEND_RATE for the drill")
     parser.add_argument("--lock-ttl", type=float, help="SCHEDULER_LOCK_TTL (production default 20)")
+    parser.add_argument("--lease", type=int, default=10, help="OUTBOX_LEASE_SECONDS (production default 60)")
+    parser.add_argument("--faults", help="the five faults' times in seconds after the users start, comma-separated "
+                                         "(web worker, delivery worker, scheduler, Redis pause, PostgreSQL)")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-db", type=int, default=14, help="a spare Redis database number (flushed)")
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
@@ -575,11 +623,17 @@ def parse_args(argv=None):
     args.concurrency = args.concurrency or (15 if short else 50)
     args.send_rate = args.send_rate or (60.0 if short else 250.0)
     args.lock_ttl = args.lock_ttl or (10.0 if short else 20.0)
+    if args.faults:
+        offsets = [float(x) for x in args.faults.split(",")]
+        if len(offsets) != 5 or offsets != sorted(offsets):
+            parser.error("--faults takes five increasing times, e.g. 3,6,9,13,17")
+        args.faults = offsets
+    else:
+        args.faults = [3, 6, 9, 13, 17] if short else [8, 14, 20, 28, 36]
     return args
 
 
-def schedule(short: bool) -> list[tuple[float, str]]:
-    offsets = (3, 6, 9, 13, 17) if short else (8, 14, 20, 28, 36)
+def schedule(offsets: list[float]) -> list[tuple[float, str]]:
     names = ("kill_web_worker", "kill_delivery_worker", "kill_scheduler", "pause_redis", "terminate_pg")
     return list(zip(offsets, names))
 
@@ -590,7 +644,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     wall = time.time()
     print(f"fault drill: {args.users} users ({args.concurrency} at a time), {args.pushes} pushes; "
-          f"OUTBOX_LEASE_SECONDS=10, OUTBOX_SEND_RATE={args.send_rate:g}, scheduler lock ttl {args.lock_ttl:g} s",
+          f"OUTBOX_LEASE_SECONDS={args.lease}, OUTBOX_SEND_RATE={args.send_rate:g}, scheduler lock ttl {args.lock_ttl:g} s",
           flush=True)
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     store = redis.Redis.from_url(redis_url)
@@ -604,7 +658,9 @@ def main(argv=None) -> int:
             try:
                 ok = run(drill)
             finally:
+                stopping = time.time()
                 drill.stop_all()
+                print(f"  processes stopped in {time.time() - stopping:.1f} s", flush=True)
                 if args.keep or not ok:
                     kept = Path(tempfile.gettempdir()) / f"drill-logs-{int(wall)}"
                     shutil.copytree(drill.logs, kept)
@@ -632,23 +688,27 @@ def run(drill: Drill) -> bool:
     drill.users_started = time.time()
     talking = threading.Thread(target=crowd.run, daemon=True)
     talking.start()
-    faults.run(schedule(args.short), drill.users_started)
+    faults.run(schedule(args.faults), drill.users_started)
     talking.join()
     print(f"  users done after {time.time() - drill.users_started:.0f} s", flush=True)
     settled = drill.wait_outbox_settled(180)
+    print(f"  outbox settled after +{time.time() - drill.users_started:.1f} s", flush=True)
     kill = next((f for f in faults.done if f.name == "SIGKILL active scheduler"), None)
     if kill is not None:  # give the standby its chance to take over before judging
         deadline = kill.started + args.lock_ttl + 30
         while time.time() < deadline and drill.active_scheduler() is None:
             time.sleep(0.5)
-    # /metrics is judged from 2 s after the takeover: wait for a few samples from then on
-    # (a /metrics scrape can take a while on a loaded machine), not for a fixed time.
-    judged_from, deadline = time.time() + 2, time.time() + 30
+    # /metrics is judged from 2 s after the takeover (as in scheduler_checks): wait for a few
+    # samples from then on (a /metrics scrape can take a while on a loaded machine), not for a
+    # fixed time; samples taken while the users were still talking count.
+    takeover = drill.first_active_after(kill.started) if kill is not None else None
+    judged_from, deadline = (takeover or time.time()) + 2, time.time() + 30
     while time.time() < deadline and sum(1 for t, _v in drill.metric_samples if t > judged_from) < 3:
         time.sleep(0.2)
     stop_watch.set()
     watcher.join()
     ended = time.time()
+    print(f"  /metrics sampled until +{ended - drill.users_started:.1f} s", flush=True)
     for error in faults.errors:
         print(f"  fault failed: {error}")
     checks = request_checks(drill, crowd) + push_checks(drill, faults)

@@ -23,8 +23,9 @@ from tests.scheduler_helpers import PROJECT, cli_env, outbox_rows, seeded_sessio
 pytestmark = pytest.mark.slow
 # A short lease (a takeover after a kill waits it out), renewed often enough that a loaded machine
 # delaying a renewal by 2 s does not lose it; standbys poll often (the takeover waits for a poll too).
-LOCK_TTL = 3
-FAST_LOCK = dict(SCHEDULER_LOCK_TTL=LOCK_TTL, SCHEDULER_LOCK_RENEW=0.75, SCHEDULER_STANDBY_POLL=0.2)
+LOCK_TTL = 2.5
+STANDBY_POLL = 0.2
+FAST_LOCK = dict(SCHEDULER_LOCK_TTL=LOCK_TTL, SCHEDULER_LOCK_RENEW=0.5, SCHEDULER_STANDBY_POLL=STANDBY_POLL)
 
 
 class Scheduler:
@@ -92,7 +93,9 @@ def test_two_schedulers_one_active_and_takeover_after_kill(lock, request, tmp_pa
         assert time.monotonic() < deadline and all(s.proc.poll() is None for s in pair), [s.output() for s in pair]
         time.sleep(0.05)
     first, second = pair if "scheduler active" in pair[0].output() else pair[::-1]
-    time.sleep(LOCK_TTL)  # an unrenewed lease would have run out: a live leader keeps it (nothing to poll for)
+    # A lease: wait until an unrenewed one would have run out: a live leader keeps it. The advisory
+    # lock has no lease (it lives as long as the leader's connection): five standby polls that fail.
+    time.sleep(LOCK_TTL if lock != "postgres-advisory" else 5 * STANDBY_POLL)
     assert "scheduler active" not in second.output()
 
     first.kill()
