@@ -249,14 +249,16 @@ class _ReplyJob:
     @contextlib.contextmanager
     def _writers_turn(self, session, watch):
         """A reader whose only write is its dedupe row: end the reads' snapshot (SQLite refuses a
-        write on one another writer has moved past) and write the row in turn with the writers."""
+        write on one another writer has moved past) and write the row in turn with the writers,
+        as a statement of its own (no BEGIN IMMEDIATE … COMMIT around it)."""
         if watch.read_first:
             session.flush()  # the handler's pending changes: a reader that has any stops here
         if not (watch.read_first and self.rt.dedupe.row_pending(self.key, session)):
             yield
             return
         session.rollback()
-        watch.read_first = False
+        # The row is one INSERT: in turn with the writers, it is its own transaction on SQLite.
+        watch.read_first, watch.single_statement = False, True
         with self.rt.serial_writes:
             yield
 

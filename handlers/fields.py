@@ -72,6 +72,8 @@ def choose(text: str, options: Sequence[Option]) -> str:
     if number is not None:
         if 1 <= number <= len(options):
             return options[number - 1].value
+        if number > 99:  # a phone number or an ID typed again, not a choice
+            raise Invalid(f"这一步是选择，请回复选项前的数字（1到{len(options)}），例如“1”。")
         raise Invalid(f"没有第{number}项。请回复选项前的数字（1到{len(options)}），例如“1”。")
     option = _by_words(token, options)
     if option is None:

@@ -1,33 +1,17 @@
-"""What the handlers see of an inbound WeChat message, independent of wechatpy."""
+"""What the handlers see of an inbound WeChat message: the message itself (wechat.message) and
+the context it is handled in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from wechat.message import Incoming
 
-@dataclass(frozen=True)
-class Incoming:
-    openid: str
-    account: str  # the official account's original id (gh_...)
-    msg_type: str  # text, image, voice, video, shortvideo, location, link, event, unknown
-    create_time: int
-    msg_id: int | None = None  # None for events
-    event: str | None = None  # lower case: subscribe, unsubscribe, click, scan, ...
-    event_key: str | None = None
-    content: str | None = None  # text messages only
-    fields: dict[str, Any] = field(default_factory=dict)  # everything else, as parsed
-
-    @property
-    def is_event(self) -> bool:
-        return self.msg_type == "event"
-
-    @property
-    def text(self) -> str:
-        return (self.content or "").strip()
+__all__ = ["Context", "Incoming"]
 
 
 @dataclass

@@ -62,6 +62,9 @@ class WriteNeeded(Exception):
 class WriteWatch:
     read_first: bool = False
     wrote: bool = False
+    # SQLite: the next transaction is a single statement (a reader's own record, written in
+    # turn with the writers): no BEGIN, so SQLite runs it as its own transaction.
+    single_statement: bool = False
 
 
 _watch: ContextVar[WriteWatch | None] = ContextVar("write_watch", default=None)
@@ -99,7 +102,11 @@ def _note_write(_conn, _cursor, statement: str, _parameters, _context, _executem
 
 def _sqlite_begin(conn) -> None:
     watch = _watch.get()
-    conn.exec_driver_sql("BEGIN" if watch is not None and watch.read_first else "BEGIN IMMEDIATE")
+    if watch is not None and watch.single_statement:
+        return  # autocommit: the statement is its own transaction; COMMIT/ROLLBACK are then no-ops
+    # On the driver's connection: a BEGIN needs none of the execution layer's work (events,
+    # result set-up), and every SQLite transaction starts here.
+    conn.connection.driver_connection.execute("BEGIN" if watch is not None and watch.read_first else "BEGIN IMMEDIATE")
 
 
 def _private_file(database_url: str) -> None:

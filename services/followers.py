@@ -35,7 +35,7 @@ WINDOW_EVENTS = {"subscribe", "subscribe_scan", "scan", "click", "scancode_push"
 
 
 class InboundLike(Protocol):
-    """The parts of handlers.message.Incoming used here (services do not import handlers)."""
+    """The parts of wechat.message.Incoming used here."""
 
     openid: str
     msg_type: str

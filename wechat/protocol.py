@@ -16,7 +16,7 @@ from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
-from handlers.message import Incoming
+from wechat.message import Incoming
 from models.outbox import OPENID
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
