@@ -6,7 +6,7 @@ handlers, no logging. It is served like `python -m bot serve` (gunicorn,
 gthread workers, the options of bot/server.py).
 
     WECHAT_TOKEN=… WECHAT_ENCODING_AES_KEY=… WECHAT_APP_ID=… \\
-        python bench/bare_app.py --port 8001 --workers 2 --threads 8
+        python bench/bare_app.py --port 8001 --workers 4 --threads 4
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--floor", action="store_true",
                         help="do the least storage work a correct webhook must (bench/floor.py) on DATABASE_URL (+ REDIS_URL)")
     args = parser.parse_args()

@@ -7,7 +7,7 @@ signed, AES-encrypted text messages with distinct MsgIds, built before the clock
 starts and sent over persistent connections from several client processes.
 Every reply must be 200 with an encrypted text reply addressed to the sender.
 
-    .venv/bin/python bench/webhook_bench.py --requests 4000 --concurrency 16 --db sqlite --workers 2
+    .venv/bin/python bench/webhook_bench.py --requests 4000 --concurrency 16 --db sqlite --workers 4
     .venv/bin/python bench/webhook_bench.py --db postgresql --rounds 3
 
     .venv/bin/python bench/webhook_bench.py --db postgresql --redis --grow
@@ -330,8 +330,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes sharing the connections")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432", help="local PostgreSQL")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (serve's default)")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes (serve's default)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (serve's default)")
     parser.add_argument("--redis", nargs="?", const="redis://127.0.0.1:6379/12", default="",
                         help="serve with REDIS_URL (default: database 12; MsgIds are random, so keys never repeat)")
     parser.add_argument("--floor", action="store_true",

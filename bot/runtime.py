@@ -56,10 +56,11 @@ class Runtime:
         # The intent examples load on first use (handlers.intents); a web worker loads them now,
         # not while its first message waits.
         intents.preload()
-        # A web worker's threads and its handler pool share the pool: enough
-        # connections that a handler never waits for one, few enough that several
-        # workers stay well under PostgreSQL's max_connections.
-        pool = {} if settings.is_sqlite else {"pool_size": 10, "max_overflow": 10}
+        # A web worker's threads and its handler pool share the pool: enough connections that a
+        # handler never waits for one (serve's 4 threads, and handlers left running past the
+        # reply deadline), few enough that serve's 4 workers stay at 40 connections in all, well
+        # under PostgreSQL's max_connections with the scheduler and the delivery workers.
+        pool = {} if settings.is_sqlite else {"pool_size": 5, "max_overflow": 5}
         engine = make_engine(settings.database_url, **pool)
         sessions = make_session_factory(engine)
         ttl = timedelta(seconds=settings.dedupe_ttl_seconds)
