@@ -15,7 +15,6 @@ from models.visits import VisitPlan
 from scheduler.runner import run_due
 from services.local_time import local_date
 from services.push_validity import render_countdown
-from tests.conftest import _truncate_all
 from tests.scheduler_helpers import at, outbox_rows, seeded_sessions
 from tests.test_visit_plans import add_household, add_volunteer
 
@@ -57,11 +56,6 @@ def _live_year(db_url, installed: date):
 def test_a_year_of_daily_runs_from_installation(sqlite_url, installed):
     _check_year(sqlite_url, installed)
 
-
-def test_a_year_of_daily_runs_on_postgresql(pg_url):
-    """The same on PostgreSQL, installed on 1/20 (each year of daily runs takes twice SQLite's time there)."""
-    _truncate_all(pg_url)
-    _check_year(pg_url, date(2027, 1, 20))
 
 
 def _check_year(url: str, installed: date) -> None:
