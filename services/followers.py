@@ -9,7 +9,7 @@ WeChat's delivery reports.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +26,7 @@ from models import (
     SubscriptionConsent,
 )
 from services import outbox
+from wechat.message import Incoming
 
 # wechat-platform.md §6: a message opens 5 sends for 48 h; a click, scan or follow 3 for a minute.
 MESSAGE_WINDOW = (timedelta(hours=48), 5)
@@ -34,16 +35,7 @@ USER_MESSAGES = {"text", "image", "voice", "video", "shortvideo", "location", "l
 WINDOW_EVENTS = {"subscribe", "subscribe_scan", "scan", "click", "scancode_push", "scancode_waitmsg"}
 
 
-class InboundLike(Protocol):
-    """The parts of wechat.message.Incoming used here."""
-
-    openid: str
-    msg_type: str
-    event: str | None
-    fields: dict[str, Any]
-
-
-def observe(session: Session, incoming: InboundLike, now: datetime) -> None:
+def observe(session: Session, incoming: Incoming, now: datetime) -> None:
     event = (incoming.event or "").lower()
     if incoming.msg_type in USER_MESSAGES:
         _interacted(session, incoming.openid, now, MESSAGE_WINDOW)
