@@ -26,7 +26,7 @@ from handlers import texts
 from handlers.message import Context, Incoming
 from handlers.router import dispatch
 from models import utcnow
-from models.database import WriteNeeded, lost_connection, watch_writes
+from models.database import WriteNeeded, end_read_snapshot, lost_connection, watch_writes
 from models.encrypted import blind_index
 from services import followers
 from services.inbound_dedupe import Claim, ClaimLost, dedupe_key
@@ -36,11 +36,12 @@ from services.outbox import enqueue_late_reply
 blueprint = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
 
+PATH = "/wechat"  # the URL configured in WeChat's admin console: deployments rely on it
 SUCCESS = "success"  # WeChat's "received, no reply": never retried, never shown
 PRUNE_PROBABILITY = 0.002
 
 
-@blueprint.get("/wechat")
+@blueprint.get(PATH)
 def verify_url():
     rt = runtime()
     try:
@@ -54,7 +55,7 @@ def verify_url():
     return Response(echostr, content_type="text/plain; charset=utf-8")
 
 
-@blueprint.post("/wechat")
+@blueprint.post(PATH)
 def receive():
     rt = runtime()
     started = time.monotonic()
@@ -248,17 +249,14 @@ class _ReplyJob:
 
     @contextlib.contextmanager
     def _writers_turn(self, session, watch):
-        """A reader whose only write is its dedupe row: end the reads' snapshot (SQLite refuses a
-        write on one another writer has moved past) and write the row in turn with the writers,
-        as a statement of its own (no BEGIN IMMEDIATE … COMMIT around it)."""
+        """A reader whose only write is its dedupe row: end the reads' snapshot and write the row
+        in turn with the writers, as a statement of its own (no BEGIN IMMEDIATE … COMMIT)."""
         if watch.read_first:
             session.flush()  # the handler's pending changes: a reader that has any stops here
         if not (watch.read_first and self.rt.dedupe.row_pending(self.key, session)):
             yield
             return
-        session.rollback()
-        # The row is one INSERT: in turn with the writers, it is its own transaction on SQLite.
-        watch.read_first, watch.single_statement = False, True
+        end_read_snapshot(session)
         with self.rt.serial_writes:
             yield
 

@@ -38,7 +38,10 @@ _OPEN_THREAD_EXISTS = (
 
 
 def has_open_thread(session: Session, openid: str) -> bool:
-    return session.execute(_OPEN_THREAD_EXISTS, {"openid": openid}).first() is not None
+    # On the connection, past the ORM's execution layer (issue 16); the flush is what that
+    # layer's autoflush did: a thread opened earlier in this message counts.
+    session.flush()
+    return session.connection().execute(_OPEN_THREAD_EXISTS, {"openid": openid}).first() is not None
 
 
 def open_thread_of(session: Session, openid: str) -> HelpRequest | None:

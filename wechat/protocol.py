@@ -111,8 +111,16 @@ TEXT_FIELDS = ("Content", "MsgId", "Event", "EventKey", "MediaId", "Recognition"
 
 
 def parse_incoming(xml: str) -> Incoming:
-    """Parse with wechatpy and keep what the handlers need."""
-    data = _parse_xml(xml)
+    """Parse with wechatpy (once: its event names, e.g. subscribe_scan, are the handlers') and
+    keep what the handlers need; anything malformed is Rejected."""
+    reject_declarations(xml.encode("utf-8"))
+    try:
+        message = parse_message(xml)  # fails on broken XML, no <xml> root, no MsgType
+    except Exception as exc:
+        raise Rejected(400, f"malformed XML or no MsgType ({type(exc).__name__})") from None
+    data = message._data if message is not None else None
+    if not isinstance(data, dict):
+        raise Rejected(400, "no <xml> root element")
     missing = [name for name in REQUIRED_FIELDS if not isinstance(data.get(name), str) or not data[name]]
     if missing:
         raise Rejected(400, f"missing {', '.join(missing)}")
@@ -124,10 +132,9 @@ def parse_incoming(xml: str) -> Incoming:
     if nested:
         raise Rejected(400, f"{', '.join(nested)} is not text")
     try:
-        message = parse_message(xml)
         msg_id = int(data["MsgId"]) if data.get("MsgId") else None
-    except Exception as exc:
-        raise Rejected(400, f"unparsable message ({type(exc).__name__})") from None
+    except ValueError:
+        raise Rejected(400, "MsgId is not a number") from None
     is_event = message.type == "event"
     return Incoming(
         openid=message.source,
@@ -136,9 +143,9 @@ def parse_incoming(xml: str) -> Incoming:
         create_time=int(message.time),
         msg_id=None if is_event else msg_id,
         event=message.event if is_event else None,
-        event_key=message._data.get("EventKey") if is_event else None,
+        event_key=data.get("EventKey") if is_event else None,
         content=data.get("Content") if message.type == "text" else None,
-        fields=dict(message._data),
+        fields=dict(data),
     )
 
 
