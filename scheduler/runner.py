@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,8 +47,22 @@ def ensure_seeded(sessions: sessionmaker[Session]) -> None:
             session.rollback()
 
 
+# Built once: the scheduler runs them for every job at every trigger (and a simulated year of
+# daily runs, tests/test_year_as_county.py, ten thousand times); the values come at execution.
+_MARK = JobWatermark.__table__.c
+_WATERMARK = select(_MARK.covered_until).where(_MARK.job_id == bindparam("job"))
+# Atomic under the row lock it takes: another runner (an operator's run-jobs) may have gone further
+# meanwhile, and the watermark never moves back. `until` is bound as the column (naive UTC).
+_UNTIL = bindparam("until", type_=_MARK.covered_until.type)
+_ADVANCE = (
+    update(JobWatermark.__table__).where(_MARK.job_id == bindparam("job"))
+    .values(covered_until=case((_MARK.covered_until < _UNTIL, _UNTIL), else_=_MARK.covered_until),
+            last_started_at=bindparam("started"), last_finished_at=bindparam("finished"), last_error=None)
+)
+
+
 def watermark(session: Session, job_id: str) -> datetime | None:
-    return session.scalar(select(JobWatermark.covered_until).where(JobWatermark.job_id == job_id))
+    return session.execute(_WATERMARK, {"job": job_id}).scalar()
 
 
 def run_due(
@@ -123,15 +137,7 @@ def safe_error(exc: Exception) -> str:
 
 
 def _advance(session: Session, job_id: str, until: datetime, started: datetime) -> None:
-    # One statement, atomic under the row lock it takes: another runner (an operator's
-    # run-jobs) may have gone further meanwhile, and the watermark never moves back.
-    mark = JobWatermark.covered_until
-    covered = case((mark < until, literal(until, mark.type)), else_=mark)  # bound as the column (naive UTC)
-    moved = session.execute(
-        update(JobWatermark).where(JobWatermark.job_id == job_id)
-        .values(covered_until=covered, last_started_at=started, last_finished_at=utcnow(), last_error=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = session.execute(_ADVANCE, {"job": job_id, "until": until, "started": started, "finished": utcnow()}).rowcount
     if not moved:
         session.add(JobWatermark(job_id=job_id, covered_until=until, last_started_at=started,
                                  last_finished_at=utcnow(), last_error=None))

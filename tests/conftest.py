@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import fcntl
 import functools
+import gc
+import itertools
 import os
 import shutil
 import sys
@@ -53,7 +55,7 @@ def drop_pg_database(url: str) -> None:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_CODE = ("bot", "config.py", "handlers", "models", "migrations", "scheduler", "services", "bench")
+PROJECT_CODE = ("bot", "config.py", "handlers", "models", "migrations", "scheduler", "services", "wechat", "worker", "bench")
 
 
 def pytest_configure(config):
@@ -86,6 +88,109 @@ def pytest_collection(session):
         return (yield)
     finally:
         sys.dont_write_bytecode = saved
+
+
+# --- how the run is spread over the cores (pytest-xdist, --dist loadfile) -------------------------
+# A worker takes a whole file at a time. The files that take one worker longest are handed out
+# first: otherwise xdist hands out the files with the most tests first, and the run ended with one
+# worker on the drill or a year of daily runs while the others had nothing left. Those that mostly
+# wait for the processes they start (a lease to run out, a server to start) alternate with those
+# that keep a core busy, so that the two workers are seldom both waiting. (A third worker on the
+# 2 cores was measured too: 216 s against 190 s, and a third more CPU.)
+# Seconds on one worker, 2-core machine, 2026-11; only an order: other files follow in theirs.
+BUSY_FILES = {
+    "test_year_as_county.py": 29, "test_drill.py": 21, "test_year_as_county_postgresql.py": 20,
+    "test_console_browser.py": 14, "test_outbox_delivery.py": 10, "test_simulator.py": 9,
+    "test_console_roster_import.py": 8, "test_console_visits.py": 8,
+}
+WAITING_FILES = {
+    "test_scheduler_process.py": 27, "test_outbox_workers.py": 23, "test_demo.py": 19,
+    "test_webhook_reliability.py": 12, "test_drill_findings.py": 11, "test_serve.py": 11,
+    "test_conversation_concurrency.py": 10,
+}
+
+
+def _longest_first(files: dict[str, int]) -> list[str]:
+    return sorted(files, key=files.get, reverse=True)
+
+
+def pytest_collection_modifyitems(items):
+    busy, waiting = _longest_first(BUSY_FILES), _longest_first(WAITING_FILES)
+    order = [name for pair in itertools.zip_longest(busy, waiting) for name in pair if name]
+    rank = {name: n for n, name in enumerate(order)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
+def pytest_collection_finish(session):
+    """What exists once collection is done (the modules, the collected tests) lives to the end of
+    the run: frozen, the garbage collector's full collections no longer walk it."""
+    gc.collect()
+    gc.freeze()
+
+
+def _share_compiled_sql() -> None:
+    """Most tests build engines of their own (each app, each seeded_sessions), and SQLAlchemy keeps
+    the SQL it compiles per engine and per dialect instance (the engine's statement cache, and each
+    mapper's cache of INSERT/UPDATE statements, keyed by the dialect): every test compiled again
+    the statements the tests before it had compiled: a fifth of the in-process tests' CPU (six
+    console, notice, export and conversation files under cProfile: 56 s before, 40 s after). The mapper
+    caches kept each finished test's compiled statements (up to 100 per mapper), a heap of a
+    million objects by the end of a run that every full garbage collection scanned.
+
+    Here engines made by models.database.make_engine share one statement cache per dialect class,
+    and a dialect equals another of its class when their settings are the same (the plain values
+    SQLAlchemy set from the engine's arguments and the server on the first connection, and the JSON
+    functions): equal dialects compile the same SQL. So each statement is compiled once per test
+    process and database kind, as in a production process, whose one engine keeps its statements
+    for its whole life. Only the caching is shared: each engine keeps its own dialect, pool,
+    connections and event listeners, and runs the same SQL as before. Processes the tests start
+    do not have this."""
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+    from sqlalchemy.util import LRUCache
+
+    from models import database
+
+    plain = (type(None), bool, int, float, str, bytes)
+
+    def is_plain(value) -> bool:
+        return isinstance(value, plain) or (isinstance(value, tuple) and all(map(is_plain, value)))
+
+    def settings(dialect) -> tuple:
+        values = tuple(sorted((k, v) for k, v in vars(dialect).items() if is_plain(v)))
+        return values + (id(dialect.dbapi), id(getattr(dialect, "_json_serializer", None)),
+                         id(getattr(dialect, "_json_deserializer", None)))
+
+    def same_settings(self, other) -> bool:  # before its first connection a dialect equals only itself
+        if self is other:
+            return True
+        mine = self.__dict__.get("_settings_when_initialized")
+        return mine is not None and type(self) is type(other) and mine == other.__dict__.get("_settings_when_initialized")
+
+    def by_class(self) -> int:  # constant for a dialect's life
+        return hash(type(self))
+
+    for dialect_class in (SQLiteDialect_pysqlite, PGDialect_psycopg):
+        def initialize(self, connection, _initialize=dialect_class.initialize):
+            _initialize(self, connection)
+            self._settings_when_initialized = settings(self)
+
+        dialect_class.initialize = initialize
+        dialect_class.__eq__, dialect_class.__hash__ = same_settings, by_class
+
+    caches: dict[type, LRUCache] = {}
+    create_engine = database.create_engine
+
+    def create_engine_sharing_compiled_sql(*args, **kwargs):
+        engine = create_engine(*args, **kwargs)
+        if engine._compiled_cache is not None:
+            engine._compiled_cache = caches.setdefault(type(engine.dialect), LRUCache(5000))
+        return engine
+
+    database.create_engine = create_engine_sharing_compiled_sql
+
+
+_share_compiled_sql()
 
 
 def _reuse_werkzeug_route_compilation() -> None:
@@ -224,6 +329,13 @@ def db_url(request, tmp_path, sqlite_template):
     url = request.getfixturevalue("pg_url")
     _truncate_all(url)
     return url
+
+
+@pytest.fixture
+def empty_pg_url(pg_url):
+    """PostgreSQL only (where locking is the point), emptied as db_url empties it."""
+    _truncate_all(pg_url)
+    return pg_url
 
 
 def _truncate_all(url: str) -> None:

@@ -4,6 +4,7 @@ with no scheduler, what fell due and is still valid goes out once."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -13,7 +14,8 @@ from models import Recipient
 from models.notice import Notice
 from models.publicity import PublicityCampaign, PublicityItem
 from models.scheduler_state import JobWatermark
-from scheduler.runner import run_due
+from scheduler.job_table import job_by_id
+from scheduler.runner import run_due, run_job
 from services.publicity_calendar import MONTHLY_MASS_BUDGET, PLANNED_PER_MONTH, planned_mass_sends
 from tests.scheduler_helpers import at, cli_env, outbox_rows, run_days, seeded_sessions, send_days
 
@@ -121,6 +123,29 @@ def test_catch_up_after_a_week_of_downtime_runs_what_fell_due_once(sessions):
     run_due(sessions, at("2027-04-04T10:00"))  # the same moment again: nothing new
     run_due(sessions, at("2027-04-04T11:00"))
     assert len(outbox_rows(sessions)) == len(before) + 2
+
+
+def test_a_run_that_finishes_after_a_later_one_does_not_move_the_watermark_back(empty_pg_url):
+    # An operator's run-jobs up to 04-04 finishes while the scheduler's run up to 04-02 is still
+    # working on the same job: when the scheduler's run ends, the watermark stays at 04-04.
+    # (PostgreSQL: on SQLite the second writer cannot commit over the first's snapshot at all.)
+    with seeded_sessions(empty_pg_url) as sessions:
+        _overlapping_runs(sessions)
+
+
+def _overlapping_runs(sessions):
+    spec = job_by_id("publicity")
+    run_due(sessions, at("2027-03-28T10:00"))
+
+    def operator_runs_meanwhile(run):
+        assert run_job(sessions, spec, at("2027-04-04T10:00")).error is None
+
+    slow = dataclasses.replace(spec, run=operator_runs_meanwhile)
+    assert run_job(sessions, slow, at("2027-04-02T10:00")).error is None
+    with sessions() as s:
+        mark = s.scalars(select(JobWatermark).where(JobWatermark.job_id == "publicity")).one()
+    assert mark.covered_until == at("2027-04-04T10:00")
+    assert mark.last_error is None and mark.last_finished_at >= mark.last_started_at
 
 
 def test_run_jobs_dry_run_prints_and_changes_nothing(db_url, tmp_path, cli):
