@@ -137,10 +137,11 @@ def safe_error(exc: Exception) -> str:
 
 
 def _advance(session: Session, job_id: str, until: datetime, started: datetime) -> None:
-    moved = session.execute(_ADVANCE, {"job": job_id, "until": until, "started": started, "finished": utcnow()}).rowcount
+    finished = utcnow()
+    moved = session.execute(_ADVANCE, {"job": job_id, "until": until, "started": started, "finished": finished}).rowcount
     if not moved:
         session.add(JobWatermark(job_id=job_id, covered_until=until, last_started_at=started,
-                                 last_finished_at=utcnow(), last_error=None))
+                                 last_finished_at=finished, last_error=None))
 
 
 def _record_error(session: Session, job_id: str, error: str) -> None:

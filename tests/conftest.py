@@ -326,14 +326,13 @@ def db_url(request, tmp_path, sqlite_template):
     """Each database test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         return fresh_sqlite_url(sqlite_template, tmp_path)
-    url = request.getfixturevalue("pg_url")
-    _truncate_all(url)
-    return url
+    return request.getfixturevalue("empty_pg_url")
 
 
 @pytest.fixture
 def empty_pg_url(pg_url):
-    """PostgreSQL only (where locking is the point), emptied as db_url empties it."""
+    """The worker's PostgreSQL database, emptied: db_url's PostgreSQL case, and alone for tests
+    where PostgreSQL's locking is the point."""
     _truncate_all(pg_url)
     return pg_url
 

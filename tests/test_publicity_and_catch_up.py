@@ -129,21 +129,17 @@ def test_a_run_that_finishes_after_a_later_one_does_not_move_the_watermark_back(
     # An operator's run-jobs up to 04-04 finishes while the scheduler's run up to 04-02 is still
     # working on the same job: when the scheduler's run ends, the watermark stays at 04-04.
     # (PostgreSQL: on SQLite the second writer cannot commit over the first's snapshot at all.)
-    with seeded_sessions(empty_pg_url) as sessions:
-        _overlapping_runs(sessions)
-
-
-def _overlapping_runs(sessions):
     spec = job_by_id("publicity")
-    run_due(sessions, at("2027-03-28T10:00"))
+    with seeded_sessions(empty_pg_url) as sessions:
+        run_due(sessions, at("2027-03-28T10:00"))
 
-    def operator_runs_meanwhile(run):
-        assert run_job(sessions, spec, at("2027-04-04T10:00")).error is None
+        def operator_runs_meanwhile(run):
+            assert run_job(sessions, spec, at("2027-04-04T10:00")).error is None
 
-    slow = dataclasses.replace(spec, run=operator_runs_meanwhile)
-    assert run_job(sessions, slow, at("2027-04-02T10:00")).error is None
-    with sessions() as s:
-        mark = s.scalars(select(JobWatermark).where(JobWatermark.job_id == "publicity")).one()
+        slow = dataclasses.replace(spec, run=operator_runs_meanwhile)
+        assert run_job(sessions, slow, at("2027-04-02T10:00")).error is None
+        with sessions() as s:
+            mark = s.scalars(select(JobWatermark).where(JobWatermark.job_id == "publicity")).one()
     assert mark.covered_until == at("2027-04-04T10:00")
     assert mark.last_error is None and mark.last_finished_at >= mark.last_started_at
 
