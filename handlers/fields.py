@@ -18,6 +18,7 @@ MOBILE_EXAMPLE = "13800138000"
 ID_EXAMPLE = "11010519491231002X"
 CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
+DIGIT_GROUPS = re.compile(r"\d{2,}(?:[\s\-]+\d+)+")  # digits in groups: never several choices
 TRAILING = "。.！!？?～~ "
 
 
@@ -68,6 +69,8 @@ def _by_words(token: str, options: Sequence[Option]) -> Option | None:
 def choose(text: str, options: Sequence[Option]) -> str:
     """One option, by its number, its words or a common variant."""
     token = normalize(text)
+    if DIGIT_GROUPS.fullmatch(token):  # "139 0013 9000": a phone number typed again, spaced
+        token = re.sub(r"\D", "", token)
     number = _number(token)
     if number is not None:
         if 1 <= number <= len(options):

@@ -75,6 +75,9 @@ def test_each_invalid_answer_is_named_and_asked_again(new_chat, db):
         ("9", f"没有第9项。请回复选项前的数字（1到3），例如“1”。\n1 城关镇\n2 青石镇\n3 东湖街道\n{EXIT}"),
         # The phone number typed again at the town question: told it is a choice, not "没有第…项".
         ("13912345678", f"这一步是选择，请回复选项前的数字（1到3），例如“1”。\n1 城关镇\n2 青石镇\n3 东湖街道\n{EXIT}"),
+        # Typed as people write it, in groups: the same answer, not "没有看懂" (the third mistake
+        # in a row, so a person is offered too).
+        ("139 1234-5678", has("这一步是选择，请回复选项前的数字（1到3）", "回复“人工”请工作人员帮您办理")),
         ("城关", VILLAGES),  # the words work as well as the number
         ("河口村", SKILLS),
         ("1 9", f"没有看懂“9”。请回复选项前的数字，可多选，用空格隔开，例如“1 3”。\n"
