@@ -11,6 +11,7 @@ Every reply must be 200 with an encrypted text reply addressed to the sender.
     .venv/bin/python bench/webhook_bench.py --db postgresql --rounds 3
 
     .venv/bin/python bench/webhook_bench.py --db postgresql --redis --grow
+    .venv/bin/python bench/webhook_bench.py --db postgresql --spy /tmp/real.spy   # where its CPU goes
 
 Targets (issue 16): real/bare throughput >= 0.35 on SQLite, >= 0.3 on PostgreSQL, >= 0.5
 with REDIS_URL; real p99 < 50 ms; the same with --grow (1,000,000 dedupe rows, 100,000
@@ -46,6 +47,8 @@ from urllib.parse import urlencode
 import xmltodict
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
+
+from spy import Spy, report as spy_report  # bench/spy.py: py-spy on the live server (--spy)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -353,6 +356,9 @@ def main() -> int:
     parser.add_argument("--grow", action="store_true",
                         help="fill 1,000,000 dedupe rows, 100,000 followers, 100,000 conversations first")
     parser.add_argument("--max-seconds", type=float, default=300, help="stop sending after this long")
+    parser.add_argument("--spy", type=Path, metavar="FILE",
+                        help="sample the real server with py-spy during its last round (raw stacks to FILE) "
+                             "and print where its CPU went (bench/spy.py)")
     args = parser.parse_args()
     if not 1 <= args.requests * args.rounds <= MAX_REQUESTS or args.rounds < 1 or args.warmup < 0:
         parser.error(f"--requests x --rounds must be 1..{MAX_REQUESTS}, --warmup >= 0")
@@ -408,13 +414,17 @@ def main() -> int:
             drive(server.port, build_requests(crypto, token, args.warmup, msg_ids), *load)
         rows, walls = {s.name: [] for s in servers}, {s.name: 0.0 for s in servers}
         cpu = {s.name: 0.0 for s in servers}
-        for _ in range(args.rounds):
+        for round_number in range(1, args.rounds + 1):
             for server in servers:
                 # Built just before use: the timestamps must be within 300 s when they arrive.
                 requests = build_requests(crypto, token, args.requests, msg_ids)
+                spying = args.spy and server.name == "real" and round_number == args.rounds
+                spy = Spy(server.proc.pid, args.spy) if spying else None
                 before = server.cpu_seconds()
                 part, wall = drive(server.port, requests, *load)
                 cpu[server.name] += server.cpu_seconds() - before
+                if spy:
+                    spy.stop()
                 rows[server.name] += part
                 walls[server.name] += wall
         results = [summarize(s, rows[s.name], walls[s.name], crypto, BUSY) for s in servers]
@@ -442,6 +452,8 @@ def main() -> int:
               f"{real['rps'] / floor['rps']:.2f}")
     for label, ok in checks.items():
         print(f"  {'MET   ' if ok else 'MISSED'} {label}")
+    if args.spy:
+        print(spy_report(args.spy))
     return 0 if all(checks.values()) else 1
 
 
