@@ -4,7 +4,9 @@ gunicorn process of the server, while the benchmark drives it (`webhook_bench.py
 cProfile (bench/webhook_profile.py) sees one message in one thread; this sees the server as it
 runs under load: gunicorn's HTTP handling, the hop to the handler pool, and the handler threads
 competing for each worker's GIL. Only samples of a thread holding the GIL are taken (`--gil`), so
-a thread waiting for the database or for a lock is not counted: the shares are of Python CPU time.
+a thread waiting for the database or for a lock is not counted: the shares are of the time the
+GIL is held, which is the CPU a process's Python work gets, plus any moment the holder is itself
+waiting for a core (a busy machine, or a thread just woken by it running first).
 
 py-spy is a profiler made for this (`pip install py-spy`); it is needed only here, not by the app.
 """
@@ -81,7 +83,7 @@ def report(raw_file: Path, top: int = 12) -> str:
     by_part, by_function, total = parts(raw_file)
     if not total:
         return f"py-spy recorded no samples ({raw_file})"
-    lines = [f"\nwhere the real server's CPU went ({total} samples of the GIL holder, py-spy; raw: {raw_file})"]
+    lines = [f"\nwhere the real server's GIL time went ({total} samples of the GIL holder, py-spy; raw: {raw_file})"]
     lines += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in by_part.most_common()]
     lines.append("  own time, top functions:")
     lines += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in by_function.most_common(top)]
