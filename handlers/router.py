@@ -211,8 +211,18 @@ def understand(ctx: Context) -> Reply:
     return understanding.understand(ctx, act, faq_by_keywords, fallback)
 
 
-def faq_by_keywords(ctx: Context) -> Reply:
-    return faq.answer_free_question(ctx) if faq.matches(ctx) else None
+def faq_by_keywords(ctx: Context, match: intents.Match | None) -> Reply:
+    """An unsure message whose words name an FAQ topic. A topic staff added is answered: the
+    matcher has no examples for it. A built-in one only when the matcher leans to the policies too:
+    when it leans to something to do, the topic already ranked below it ("烈属登记" is a
+    registration, not 烈属政策), and the numbered question offers both."""
+    entry = faq_entries.match(ctx.session, ctx.message.text)
+    if entry is None:
+        return None
+    staff_topic = f"faq:{entry.topic}" not in intents.catalog()
+    if staff_topic or match is None or match.intent == "faq" or match.intent.startswith("faq:"):
+        return faq.answer(ctx, entry)
+    return None
 
 
 def answer_choice(ctx: Context) -> Reply:

@@ -19,6 +19,7 @@ from services import conversations
 
 Act = Callable[[Context, str], str | None]
 Reply = Callable[[Context], str | None]
+FaqAnswer = Callable[[Context, intents.Match | None], str | None]
 
 CHOICE_TIMEOUT = timedelta(minutes=30)
 MAX_CHOICES = 4
@@ -37,14 +38,14 @@ def social_reply(intent: str) -> str:
     return {"greeting": GREETING, "thanks": THANKS}.get(intent, ACK)
 
 
-def understand(ctx: Context, act: Act, faq_answer: Reply, fallback: Reply) -> str | None:
+def understand(ctx: Context, act: Act, faq_answer: FaqAnswer, fallback: Reply) -> str | None:
     """Sure: act. Unsure: the FAQ's keywords if they answer it (staff add topics the matcher has
     no examples for), else one question with numbered choices. Nothing close: the fallback."""
     match = intents.classify(ctx.message.text, among=intents.top_level())
     if match is not None and (match.confident or match.intent in SOCIAL):
         return act(ctx, match.intent)
     # Asking for a person is never answered with an FAQ (找个工作人员 is not 就业创业).
-    answered = faq_answer(ctx) if match is None or match.intent != "person" else None
+    answered = faq_answer(ctx, match) if match is None or match.intent != "person" else None
     if answered:
         return answered
     choices = [name for name in (match.intent, *match.alternatives) if name not in SOCIAL] if match else []

@@ -111,3 +111,16 @@ def test_exact_menu_words_still_work_and_nonsense_gets_the_menu(new_chat):
         ("联系我们", has("电话：")),
         ("今天天气不错", has(NOT_UNDERSTOOD, "志愿者报名")),
     ])
+
+
+def test_a_registration_that_names_the_category_is_not_answered_with_its_policy(new_chat):
+    """An elderly 烈属 writes "我想登记一下 我是烈士家属": the matcher leans to 优抚对象登记 and the words
+    name the 烈属 policy topic too. Not the policy text (she would then type her name into nothing),
+    but one numbered question with the registration first; a bare "我是烈士家属" still gets the policy."""
+    for n, said in enumerate(("我想登记一下 我是烈士家属", "烈属登记", "我是烈士家属，想登记")):
+        chat = new_chat(f"oRegisterCategory{n}")
+        question = chat.say(said)
+        assert question.startswith("您是想：\n1 优抚对象登记\n"), (said, question)
+        assert "烈属抚恤优待" in question
+        assert chat.say("1") == new_chat(f"oRegisterPlain{n}").say("优抚对象登记")
+    assert new_chat("oPolicyOnly1").say("我是烈士家属").startswith("【烈属抚恤优待】")

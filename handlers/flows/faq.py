@@ -50,11 +50,3 @@ def begin(ctx: Context) -> str:
 
 
 FLOW = Flow("faq", "政策咨询", ("咨询", "政策", "问政策"), begin, key="POLICY_FAQ", forms=(ASK,))
-
-
-def matches(ctx: Context) -> bool:
-    return faq.match(ctx.session, ctx.message.text) is not None
-
-
-def answer_free_question(ctx: Context) -> str:
-    return answer(ctx, faq.match(ctx.session, ctx.message.text))
