@@ -28,6 +28,9 @@ def test_asking_for_help_in_own_words_starts_a_request(new_chat):
     chat = new_chat("oUnderstand2")
     expected = new_chat("oUnderstand2b").say("提交求助")
     chat.run([("有困难想请你们帮忙", expected)])
+    # Who the family is does not make a repair a question about 评残.
+    repair = new_chat("oUnderstand2c").say("我家里水管坏了，老伴是残疾军人，能不能派人来看看")
+    assert repair == expected
 
 
 def test_how_is_my_matter_going_shows_progress(new_chat):
