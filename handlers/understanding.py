@@ -26,6 +26,10 @@ MAX_CHOICES = 4
 # Social intents are answered even when unsure (a friendly reply cannot go wrong) and are
 # never offered as a choice; the others need confidence or the user's pick.
 SOCIAL = frozenset({"greeting", "thanks", "ack"})
+# … but only a short message is only social: "你好，我想问一下，我爷爷是抗美援朝老兵…" is a question
+# that starts politely, and answering it with a greeting would ignore it.
+SOCIAL_MAX_CHARS = 15  # a long thanks: "谢谢你们，你们的服务真好，辛苦了" (15)
+_WORD_CHARS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
 _DIGIT = re.compile(r"[0-9一二三四]")
 _CN = {"一": 1, "二": 2, "三": 3, "四": 4}
 
@@ -42,7 +46,7 @@ def understand(ctx: Context, act: Act, faq_answer: FaqAnswer, fallback: Reply) -
     """Sure: act. Unsure: the FAQ's keywords if they answer it (staff add topics the matcher has
     no examples for), else one question with numbered choices. Nothing close: the fallback."""
     match = intents.classify(ctx.message.text, among=intents.top_level())
-    if match is not None and (match.confident or match.intent in SOCIAL):
+    if match is not None and (match.confident or (match.intent in SOCIAL and _is_short(ctx.message.text))):
         return act(ctx, match.intent)
     # Asking for a person is never answered with an FAQ (找个工作人员 is not 就业创业).
     answered = faq_answer(ctx, match) if match is None or match.intent != "person" else None
@@ -50,6 +54,10 @@ def understand(ctx: Context, act: Act, faq_answer: FaqAnswer, fallback: Reply) -
         return answered
     choices = [name for name in (match.intent, *match.alternatives) if name not in SOCIAL] if match else []
     return ask(ctx, choices[:MAX_CHOICES]) if choices else fallback(ctx)
+
+
+def _is_short(text: str) -> bool:
+    return len(_WORD_CHARS.findall(unicodedata.normalize("NFKC", text or ""))) <= SOCIAL_MAX_CHARS
 
 
 def ask(ctx: Context, choices: list[str]) -> str:

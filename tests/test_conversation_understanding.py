@@ -40,11 +40,20 @@ def test_how_is_my_matter_going_shows_progress(new_chat):
     chat.run([("我那个事办得怎么样？", has("您最近的求助：", "SY2026-000001"))])
 
 
+def test_what_an_old_soldiers_family_is_entitled_to_in_everyday_words_is_a_policy_question(new_chat):
+    for n, said in enumerate(("你好，我想问一下，我爷爷是抗美援朝老兵，去世了，家里能领什么", "俺爹是老红军 现在还有啥待遇")):
+        assert new_chat(f"oEntitled{n}").say(said).startswith("您想了解哪方面的政策？"), said
+
+
 def test_greeting_and_thanks_get_a_friendly_reply_with_the_menu(new_chat):
     chat = new_chat("oUnderstand4")
     chat.run([
         ("你好", has("您好！", "志愿者报名", "人工")),
         ("谢谢你们啦！", has("不客气", "提交求助")),
+        ("好的好的 我知道了 谢谢你们", has("不客气")),
+        # A question that starts politely is not a greeting: not understood, it says so and offers a person.
+        ("你好，我想问一下，我们村那条路什么时候能修好啊", has(NOT_UNDERSTOOD, "人工")),
+
     ])
 
 
