@@ -61,8 +61,9 @@ def _by_words(token: str, options: Sequence[Option]) -> Option | None:
     exact = [o for o in options if token == o.label or token in o.aliases]
     if exact:
         return exact[0]
-    # "生活" for "生活困难": accepted when it points at exactly one option.
-    partial = [o for o in options if len(token) >= 2 and (token in o.label or o.label in token)]
+    # "生活" for "生活困难", "替我爸登记" for 父亲或母亲 (alias 我爸): accepted when it points at exactly one option.
+    partial = [o for o in options if len(token) >= 2 and (
+        token in o.label or o.label in token or any(len(a) >= 2 and a in token for a in o.aliases))]
     return partial[0] if len(partial) == 1 else None
 
 

@@ -22,11 +22,11 @@ CONSENT = (
     "仅用于优抚工作，由退役军人服务站按规定保管，身份证号加密保存。\n回复“同意”继续，回复“取消”退出。"
 )
 SUMMARY = (
-    "请核对：\n登记人：子女\n姓名：李秀英\n类别：烈士遗属、退役军人\n手机：139****5678\n乡镇/街道：城关镇\n"
+    "请核对：\n为谁登记：父亲或母亲\n姓名：李秀英\n类别：烈士遗属、退役军人\n手机：139****5678\n乡镇/街道：城关镇\n"
     "村/社区：河口村\n地址：河口村3组12号\n身份证：1101**********002X\n1 确认提交  2 修改  0 取消"
 )
 START = (
-    "优抚对象登记约需3分钟，可以为本人或家人登记。\n这次是为谁登记？\n1 本人\n2 配偶\n3 子女\n4 父母\n"
+    "优抚对象登记约需3分钟，可以为本人或家人登记。\n这次是为谁登记？\n1 自己\n2 老伴（配偶）\n3 父亲或母亲\n4 儿子或女儿\n"
     f"5 其他亲属\n6 网格员/工作人员代办\n{EXIT}"
 )
 UP_TO_ID = [
@@ -134,7 +134,7 @@ def test_self_registration_offers_the_volunteers_phone_and_area(new_chat, db):
         ("1", "村/社区：河口村\n1 沿用  2 重新填写"),
         ("1", "请输入详细地址，例如 河口村3组12号："),
         ("河口村3组12号", CONSENT),
-        ("同意", has("登记人：本人", "类别：退役军人", "手机：139****5678", "村/社区：河口村")),
+        ("同意", has("为谁登记：自己", "类别：退役军人", "手机：139****5678", "村/社区：河口村")),
     ])
 
 
@@ -150,7 +150,7 @@ NOT_GUARDIAN = (
 )
 UP_TO_CHILD_ID = [
     ("优抚登记", START),
-    ("4", "请问优抚对象本人的姓名？"),  # 父母 registering their child
+    ("4", "请问优抚对象本人的姓名？"),  # a parent registering their child (儿子或女儿)
     ("王小明", CATEGORIES),
     ("3", "请输入联系手机号："),  # 烈士遗属: the ID number is needed
     ("13912345678", TOWNS), ("1", VILLAGES), ("3", has("详细地址")),
@@ -163,7 +163,7 @@ def test_a_parent_registers_a_child_under_14_with_the_guardians_consent(new_chat
     chat.run(UP_TO_CHILD_ID + [
         (CHILD_ID, GUARDIAN),
         ("1", CONSENT),
-        ("同意", has("登记人：父母", "姓名：王小明", "身份证：1101**********0024")),
+        ("同意", has("为谁登记：儿子或女儿", "姓名：王小明", "身份证：1101**********0024")),
         ("1", has("登记成功！编号YF2026-0001")),
     ])
     [person] = db.scalars(select(Beneficiary))
@@ -231,3 +231,25 @@ def test_a_roster_id_number_without_a_valid_date_is_not_taken_for_a_child(db, cl
         beneficiaries.register(session, "oRoster1", details, clock.now)
         session.commit()
     assert db.count(Beneficiary) == 1
+
+
+def test_a_son_registering_his_father_in_his_own_words_is_recorded_as_her_child(new_chat, db):
+    """"这次是为谁登记？" answered the way people say it: "替我爸登记" is 父亲或母亲, and the record says
+    the one who registered is the person's 子女 (the console shows 登记人：子女), not the other way round."""
+    chat = new_chat("oSonOfVeteran1")
+    chat.run([
+        ("优抚登记", START),
+        ("替我爸登记", "请问优抚对象本人的姓名？"),
+        ("李建国", CATEGORIES),
+        ("7", "请输入联系手机号："),
+        ("13912345678", TOWNS), ("1", VILLAGES), ("3", has("详细地址")),
+        ("河口村3组12号", ID_QUESTION),
+        ("11010519370815001X", CONSENT),
+        ("同意", has("为谁登记：父亲或母亲", "姓名：李建国", "类别：在乡复员军人")),
+        ("1", has("登记成功！")),
+    ])
+    [person] = db.scalars(select(Beneficiary))
+    assert (person.name, person.relation) == ("李建国", "child")
+    for n, (said, question) in enumerate((("给我老伴登记", "请问优抚对象本人的姓名？"), ("我儿子", "请问优抚对象本人的姓名？"),
+                                          ("我自己", "请问您的姓名？"))):
+        new_chat(f"oRelation{n}").run([("优抚登记", START), (said, question)])

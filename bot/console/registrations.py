@@ -16,7 +16,7 @@ from bot.console import blueprint, db
 from bot.console.access import found, in_scope, require, scope_filter
 from bot.console.common import PER_PAGE, Page, actor, commit, now, page_number, record
 from bot.runtime import runtime
-from handlers.flows.beneficiary import CATEGORIES, RELATIONS
+from handlers.flows.beneficiary import CATEGORIES, REGISTRANT
 from handlers.flows.volunteer import AVAILABILITY, SKILLS
 from models.beneficiary import Beneficiary, Household, RegistrationStatus
 from models.volunteer import Volunteer, VolunteerStatus
@@ -26,7 +26,7 @@ from services.workflow import TransitionError
 
 SKILL_LABELS = {o.value: o.label for o in SKILLS}
 AVAILABILITY_LABELS = {o.value: o.label for o in AVAILABILITY}
-RELATION_LABELS = {o.value: o.label for o in RELATIONS}
+RELATION_LABELS = REGISTRANT
 CATEGORY_LABELS = {o.value: o.label for o in CATEGORIES} | {"RED": "红军失散人员"}
 EVENT_LABELS = {"approve": "通过审核", "verify": "核实", "reject": "不通过"}
 REASON_PLACEHOLDER = "（您填写的原因）"

@@ -16,14 +16,20 @@ from services import beneficiaries, consents
 from services.beneficiaries import NEEDS_ID_NUMBER, BeneficiaryDetails
 from services.local_time import local_date
 
+# Asked as "for whom"; stored as what the one registering is to the person (Beneficiary.relation:
+# "child" = a son or daughter registered their father or mother). Asked the other way round, a son
+# registering his mother read "3 子女" as "for my child" and the record said the opposite.
 RELATIONS = (
-    Option("self", "本人"),
-    Option("spouse", "配偶"),
-    Option("child", "子女"),
-    Option("parent", "父母"),
+    Option("self", "自己", ("本人", "我自己")),
+    Option("spouse", "老伴（配偶）", ("配偶", "老伴", "爱人", "丈夫", "妻子", "老公", "老婆")),
+    Option("child", "父亲或母亲", ("父母", "父亲", "母亲", "爸爸", "妈妈", "我爸", "我妈")),
+    Option("parent", "儿子或女儿", ("子女", "儿子", "女儿", "孩子")),
     Option("relative", "其他亲属", ("亲属", "兄弟姐妹")),
     Option("grid", "网格员/工作人员代办", ("网格员", "工作人员")),
 )
+# The one who registered, as staff read it in the console (登记人：子女（代为登记）).
+REGISTRANT = {"self": "本人", "spouse": "配偶", "child": "子女", "parent": "父母", "relative": "其他亲属",
+              "grid": "网格员/工作人员"}
 # domain.md §1.2 (红军失散人员 is kept for old records only and not offered here).
 CATEGORIES = (
     Option("SOLDIER", "现役军人"),
@@ -96,8 +102,8 @@ def _not_registered_yet(ctx: Context, name: str) -> None:
 
 FIELDS = (
     Field(
-        "relation", "登记人", "这次是为谁登记？", options=RELATIONS,
-        hint="本人登记选1；为家人代办请选您和他的关系。",
+        "relation", "为谁登记", "这次是为谁登记？", options=RELATIONS,
+        hint="为自己登记选1；替家人登记，选他是您的什么人，例如替父亲登记选3。",
     ),
     Field(
         "name", "姓名",
