@@ -144,3 +144,24 @@ def test_numbers_stay_unique_when_many_submit_at_once(pg_url):
     values = sorted(int(n.split("-")[1]) for n in numbers)
     assert all(n.startswith("SY2026-") for n in numbers)
     assert values == list(range(values[0], values[0] + 30))
+
+
+def test_a_request_told_in_the_first_message_is_not_asked_for_again(new_chat, db):
+    """An elderly man writes what broke in his first message. The category is found in his own words
+    (水管 is 住房), his first message is offered as the description, and a story typed where a
+    category is wanted is met with the way out: 9 (其他)."""
+    told = "家里水管坏了，老伴腿脚不好，能不能派人来看看"
+    chat = new_chat("oHelpTold1")
+    chat.run([
+        (told, f"我们来登记您的求助，约需1分钟。\n{CATEGORY_QUESTION}\n{EXIT}"),
+        ("厨房的水管", f"情况：{told}\n1 沿用  2 重新填写"),
+        ("1", "情况紧急吗？\n1 一般  2 紧急"),
+    ])
+    chat = new_chat("oHelpTold2")
+    chat.run([
+        ("提交求助", has("请选择求助类别")),
+        ("老伴腿脚不好", has("没有看懂")),
+        ("我也八十多了", has("没有看懂")),
+        ("就是想找人帮个忙", has("不知道选哪一类，就回复“9”（其他）")),
+        ("9", "请简要说明您遇到的困难，也可以直接发语音或图片："),  # a bare keyword tells nothing: asked
+    ])

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
+
 from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import mask_mobile
-from handlers.fields import Invalid, Option, free_text, mobile, person_name
+from handlers.fields import Invalid, Option, free_text, mobile, normalize, person_name
 from handlers.flows.common import consent_field, known_contact
 from handlers.message import Context
 from models.help_request import Urgency
@@ -13,9 +15,10 @@ from services import consents, help_requests, military_terms
 from services.help_requests import RequestDetails
 
 CATEGORIES = tuple(Option(code, label, aliases) for code, label, aliases in (
-    ("living", "生活困难", ("生活",)),
-    ("housing", "住房", ("住房困难", "房子")),
-    ("medical", "医疗", ("看病", "治病")),
+    ("living", "生活困难", ("生活", "没人照顾", "照顾")),
+    # Repairs at home are the commonest 住房 help (房屋维修): said by what broke, not by the category.
+    ("housing", "住房", ("住房困难", "房子", "维修", "漏雨", "漏水", "水管", "电线", "屋顶")),
+    ("medical", "医疗", ("看病", "治病", "住院")),
     ("employment", "就业创业", ("就业", "创业")),
     ("legal", "法律援助/司法救助", ("法律援助", "司法救助", "法律")),
     ("card", "优待证", ()),
@@ -40,7 +43,8 @@ def _description(text: str) -> str:
 
 
 FIELDS = (
-    Field("category", "类别", "请选择求助类别：", options=CATEGORIES, columns=2),
+    Field("category", "类别", "请选择求助类别：", options=CATEGORIES, columns=2,
+          hint="不知道选哪一类，就回复“9”（其他），下一步再说明情况。"),
     Field(
         "description", "情况", "请简要说明您遇到的困难，也可以直接发语音或图片：", parse=_description,
         accepts_voice=True, accepts_image=True, prose=True,
@@ -88,10 +92,28 @@ FORM = register(Form("help_request", "提交求助", FIELDS, submit, consent=con
                      intro="我们来登记您的求助，约需1分钟。"))
 
 
+# Shorter openings ("有困难想请你们帮忙") say that there is a problem, not what it is.
+TOLD_MIN_CHARS = 12
+
+
+def _told_already(ctx: Context) -> str | None:
+    """The words that started the request, when they already say what is wrong ("家里水管坏了，能不能
+    派人来看看"): offered at the description step (1 沿用), not asked for a second time."""
+    text = ctx.message.text if ctx.message.msg_type == "text" else None
+    if not text or FLOW.matches(normalize(text)):
+        return None
+    try:
+        told = _description(text)
+    except Invalid:
+        return None
+    return told if len(re.findall(r"[0-9A-Za-z\u4e00-\u9fff]", told)) >= TOLD_MIN_CHARS else None
+
+
 def begin(ctx: Context) -> str:
     known = known_contact(ctx)
     preset = {"consent": True} if consents.has_current(ctx.session, ctx.message.openid, "help_request") else {}
-    prefill = {"contact_name": known.get("name"), "contact_phone": known.get("mobile")}
+    prefill = {"contact_name": known.get("name"), "contact_phone": known.get("mobile"),
+               "description": _told_already(ctx)}
     return start(ctx, FORM, prefill=prefill, answers=preset)
 
 
