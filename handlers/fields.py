@@ -19,6 +19,7 @@ ID_EXAMPLE = "11010519491231002X"
 CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
 DIGIT_GROUPS = re.compile(r"\d{2,}(?:[\s\-]+\d+)+")  # digits in groups: never several choices
+NEGATIONS = "不没别无"
 TRAILING = "。.！!？?～~ "
 
 
@@ -61,10 +62,17 @@ def _by_words(token: str, options: Sequence[Option]) -> Option | None:
     exact = [o for o in options if token == o.label or token in o.aliases]
     if exact:
         return exact[0]
-    # "生活" for "生活困难", "替我爸登记" for 父亲或母亲 (alias 我爸): accepted when it points at exactly one option.
-    partial = [o for o in options if len(token) >= 2 and (
-        token in o.label or o.label in token or any(len(a) >= 2 and a in token for a in o.aliases))]
+    # "生活" for "生活困难": accepted when it points at exactly one option.
+    partial = [o for o in options if len(token) >= 2 and (token in o.label or o.label in token)]
+    if not partial:  # "替我爸登记" says 我爸 (父亲或母亲), "挺急的" 挺急 (紧急)
+        partial = [o for o in options if any(len(a) >= 2 and _says(token, a) for a in o.aliases)]
     return partial[0] if len(partial) == 1 else None
+
+
+def _says(token: str, word: str) -> bool:
+    """The word is in the answer and not denied just before it: "不是很急" does not say 很急."""
+    at = token.find(word)
+    return at >= 0 and not any(ch in NEGATIONS for ch in token[max(0, at - 2):at])
 
 
 def choose(text: str, options: Sequence[Option]) -> str:

@@ -165,3 +165,18 @@ def test_a_request_told_in_the_first_message_is_not_asked_for_again(new_chat, db
         ("就是想找人帮个忙", has("不知道选哪一类，就回复“9”（其他）")),
         ("9", "请简要说明您遇到的困难，也可以直接发语音或图片："),  # a bare keyword tells nothing: asked
     ])
+
+
+def test_urgency_and_for_whom_in_everyday_words(new_chat):
+    chat = new_chat("oHelpWords1")
+    chat.run(UP_TO_CONTACT[:3] + [
+        ("挺急的", "为谁求助？\n1 本人\n2 家人\n3 代他人求助"),
+        ("给我老伴", "联系人姓名："),
+    ])
+    chat = new_chat("oHelpWords2")
+    chat.run(UP_TO_CONTACT[:3] + [
+        ("不是很急", "为谁求助？\n1 本人\n2 家人\n3 代他人求助"),  # not 紧急: the 很急 is denied
+        ("给我自己", "联系人姓名："),
+        ("王大山", "联系电话（手机）："), ("13811110000", CONSENT),
+        ("同意", has("紧急程度：一般", "求助对象：本人")),
+    ])

@@ -26,8 +26,10 @@ CATEGORIES = tuple(Option(code, label, aliases) for code, label, aliases in (
     ("policy", "政策咨询", ("咨询",)),
     ("other", "其他", ()),
 ))
-URGENCY = (Option("normal", "一般"), Option("urgent", "紧急", ("很急", "急")))
-FOR_WHOM = (Option("self", "本人"), Option("family", "家人"), Option("other", "代他人求助", ("他人", "别人")))
+URGENCY = (Option("normal", "一般", ("不急", "不着急", "不太急", "不是很急", "还好")),
+           Option("urgent", "紧急", ("很急", "急", "挺急", "着急", "比较急", "特别急", "非常急")))
+FOR_WHOM = (Option("self", "本人", ("自己", "我自己")), Option("family", "家人", ("家里人", "老伴", "家里老人")),
+            Option("other", "代他人求助", ("他人", "别人")))
 CONSENT = "为办理您的求助，我们将保存求助内容和联系方式，仅用于办理和回访，办结后保存3年。"
 
 
