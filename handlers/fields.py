@@ -20,6 +20,7 @@ CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 
 SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
 DIGIT_GROUPS = re.compile(r"\d{2,}(?:[\s\-]+\d+)+")  # digits in groups: never several choices
 NEGATIONS = "不没别无"
+CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 TRAILING = "。.！!？?～~ "
 
 
@@ -154,8 +155,10 @@ def id_number(text: str, today: date | None = None) -> str:
 
 
 def person_name(text: str) -> str:
-    """A real name: 2–20 characters of Chinese, letters, spaces or the middle dot."""
+    """A real name: 2–20 characters of Chinese, letters, spaces or the middle dot. Spaces typed
+    between Chinese characters ("王 建 国", to be read clearly) are not part of the name."""
     value = re.sub(r"\s+", " ", normalize(text)).replace("•", "·").replace(".", "·")
+    value = CJK_SPACE.sub("", value)
     if any(ch.isdigit() for ch in value):
         raise Invalid("姓名里好像有数字。请只输入姓名，例如 张伟民：")
     if not 2 <= len(value) <= 20:

@@ -256,3 +256,17 @@ def test_the_timeout_is_configurable(db, tmp_path, apps, clock):
     chat.run(UP_TO_SUMMARY[:2])
     clock.advance(minutes=6)
     chat.run([("13912345678", has("您之前填写的“志愿者报名”超过5分钟没有继续"))])
+
+
+def test_a_name_spaced_to_be_read_and_skills_said_in_own_words(new_chat, db):
+    chat = new_chat("oVolunteerWords1")
+    chat.run([
+        ("我想当志愿者", has("请问您的姓名？")),
+        ("张 建 华", "张建华您好！请输入您的手机号："),  # the spaces were for reading, not part of the name
+        ("139-0013-9000", TOWNS),
+        ("城关镇", VILLAGES),
+        ("城西", SKILLS),
+        ("会修电器 也会开车", TIMES),
+        ("周末都行", CONSENT),
+        ("同意", has("姓名：张建华", "服务：维修、驾驶", "时间：周末")),
+    ])

@@ -11,17 +11,18 @@ from models.volunteer import VolunteerStatus
 from services import volunteers
 from services.volunteers import VolunteerDetails
 
-SKILLS = (
-    Option("medical", "医疗"),
-    Option("legal", "法律"),
-    Option("counsel", "心理疏导", ("心理",)),
-    Option("repair", "维修"),
-    Option("driving", "驾驶"),
-    Option("arts", "文艺"),
-    Option("care", "陪护"),
+SKILLS = (  # the aliases: what people say they can do ("会修电器 也会开车")
+    Option("medical", "医疗", ("医生", "护士", "看病")),
+    Option("legal", "法律", ("律师",)),
+    Option("counsel", "心理疏导", ("心理", "聊天", "谈心")),
+    Option("repair", "维修", ("修理", "电器", "水电", "修东西")),
+    Option("driving", "驾驶", ("开车", "司机")),
+    Option("arts", "文艺", ("唱歌", "跳舞", "表演")),
+    Option("care", "陪护", ("陪伴", "照顾", "陪老人")),
     Option("other", "其他"),
 )
-AVAILABILITY = (Option("weekday", "工作日"), Option("weekend", "周末"), Option("any", "都可以", ("都行", "随时")))
+AVAILABILITY = (Option("weekday", "工作日", ("平时",)), Option("weekend", "周末"),
+                Option("any", "都可以", ("都行", "随时", "什么时候都行")))
 STATUS_TEXT = {
     VolunteerStatus.PENDING: "待审核",
     VolunteerStatus.APPROVED: "已通过",
