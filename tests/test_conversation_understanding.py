@@ -136,3 +136,9 @@ def test_a_registration_that_names_the_category_is_not_answered_with_its_policy(
         assert "烈属抚恤优待" in question
         assert chat.say("1") == new_chat(f"oRegisterPlain{n}").say("优抚对象登记")
     assert new_chat("oPolicyOnly1").say("我是烈士家属").startswith("【烈属抚恤优待】")
+
+
+def test_asking_whether_a_registration_was_checked_does_not_start_another(new_chat):
+    for n, said in enumerate(("我的登记审核了吗", "我报的志愿者审核了吗")):
+        reply = new_chat(f"oChecked{n}").say(said)
+        assert reply.startswith("您是想：") and "查看我的信息" in reply, (said, reply)
