@@ -91,8 +91,11 @@ def teams_for(session: Session, areas: set[tuple[str, str]]) -> dict[tuple[str, 
         team = VisitTeam(town=town, name=f"{town}走访组", active=True)
         session.add(team)
         session.flush()
+        # In sign-up order: the members' order decides who is given households first, and without
+        # ORDER BY PostgreSQL may return the rows in any order (a test saw it swap two volunteers).
         volunteer_ids = session.scalars(
             select(Volunteer.id).where(Volunteer.town == town, Volunteer.status == VolunteerStatus.APPROVED)
+            .order_by(Volunteer.id)
         )
         session.add_all(VisitTeamMember(team_id=team.id, volunteer_id=vid) for vid in volunteer_ids)
         whole_town[town] = team.id
