@@ -20,6 +20,7 @@ CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 
 SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
 DIGIT_GROUPS = re.compile(r"\d{2,}(?:[\s\-]+\d+)+")  # digits in groups: never several choices
 NEGATIONS = "不没别无"
+ORDINAL = re.compile(r"(?:我|就)?(?:选择?|要)?第?(\d+|[零一二两三四五六七八九十]+)(?:个|号|项|条|种)?(?:吧|啊|呀)?")
 CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 TRAILING = "。.！!？?～~ "
 
@@ -45,8 +46,11 @@ def normalize(text: str) -> str:
 
 
 def _number(token: str) -> int | None:
-    """"3", "3.", "3、", "三", "十二" → 3, 3, 3, 3, 12."""
+    """"3", "3.", "3、", "三", "十二" → 3, 3, 3, 3, 12; and as people say it: "第二个", "选2", "2号", "1吧"."""
     token = token.rstrip(".、)）")
+    said = ORDINAL.fullmatch(token)
+    if said:
+        token = said.group(1)
     if token.isdigit():
         return int(token)
     if token and all(ch in CN_DIGITS for ch in token):
@@ -57,6 +61,11 @@ def _number(token: str) -> int | None:
         if len(token) == 1:
             return CN_DIGITS[token]
     return None
+
+
+def said_number(text: str) -> int | None:
+    """The number a reply picks, as people type it: "2", "２", "二", "第二个", "选2", "2号"."""
+    return _number(normalize(text))
 
 
 def _by_words(token: str, options: Sequence[Option]) -> Option | None:

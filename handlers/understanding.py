@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Callable
 
 from handlers import intents, texts
+from handlers.fields import said_number
 from handlers.message import Context
 from services import conversations
 
@@ -30,8 +31,6 @@ SOCIAL = frozenset({"greeting", "thanks", "ack"})
 # that starts politely, and answering it with a greeting would ignore it.
 SOCIAL_MAX_CHARS = 15  # a long thanks: "谢谢你们，你们的服务真好，辛苦了" (15)
 _WORD_CHARS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
-_DIGIT = re.compile(r"[0-9一二三四]")
-_CN = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 GREETING = "您好！我是双拥助手，很高兴为您服务。\n" + texts.MENU_LINES
 THANKS = "不客气，能帮上忙就好！\n" + texts.MENU_LINES
@@ -66,23 +65,16 @@ def ask(ctx: Context, choices: list[str]) -> str:
     return f"您是想：\n{lines}\n请回复序号。都不是的话，换个说法告诉我，或回复“人工”。"
 
 
-def _chosen_number(text: str) -> int | None:
-    word = unicodedata.normalize("NFKC", text or "").strip().rstrip("。.、)）！!")
-    if len(word) == 1 and _DIGIT.fullmatch(word):
-        return int(word) if word.isdigit() else _CN[word]
-    return None
-
-
 def is_choice_answer(ctx: Context) -> bool:
     if ctx.message.msg_type != "text":
         return False
-    number = _chosen_number(ctx.message.text)
+    number = said_number(ctx.message.text)
     pending = conversations.pending_choices(ctx.state, ctx.now)
     return number is not None and 1 <= number <= len(pending)
 
 
 def answer_choice(ctx: Context, act: Act) -> str | None:
-    chosen = conversations.pending_choices(ctx.state, ctx.now)[_chosen_number(ctx.message.text) - 1]
+    chosen = conversations.pending_choices(ctx.state, ctx.now)[said_number(ctx.message.text) - 1]
     conversations.forget_choices(ctx.state, ctx.now)
     return act(ctx, chosen)
 

@@ -180,3 +180,14 @@ def test_urgency_and_for_whom_in_everyday_words(new_chat):
         ("王大山", "联系电话（手机）："), ("13811110000", CONSENT),
         ("同意", has("紧急程度：一般", "求助对象：本人")),
     ])
+
+
+def test_numbers_said_the_way_people_say_them(new_chat):
+    chat = new_chat("oHelpNumbers1")
+    chat.run([
+        ("提交求助", has("请选择求助类别")),
+        ("第二个", "请简要说明您遇到的困难，也可以直接发语音或图片："),  # 住房
+        ("老人住房漏雨，需要维修", "情况紧急吗？\n1 一般  2 紧急"),
+        ("1吧", "为谁求助？\n1 本人\n2 家人\n3 代他人求助"),
+        ("选2", "联系人姓名："),
+    ])

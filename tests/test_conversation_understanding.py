@@ -142,3 +142,11 @@ def test_asking_whether_a_registration_was_checked_does_not_start_another(new_ch
     for n, said in enumerate(("我的登记审核了吗", "我报的志愿者审核了吗")):
         reply = new_chat(f"oChecked{n}").say(said)
         assert reply.startswith("您是想：") and "查看我的信息" in reply, (said, reply)
+
+
+def test_the_choice_can_be_said_as_an_ordinal(new_chat):
+    chat = new_chat("oUnderstandOrdinal")
+    question = chat.say("退役军人事务局")
+    choices = [line.split(" ", 1)[1] for line in question.split("\n")[1:] if line[:1].isdigit()]
+    said = "第" + "一二三四"[choices.index("优抚对象登记")] + "个"
+    assert chat.say(said) == new_chat("oUnderstandOrdinalB").say("优抚对象登记")
