@@ -21,6 +21,7 @@ SEPARATORS = re.compile(r"[\s,，、;；/和及]+")
 DIGIT_GROUPS = re.compile(r"\d{2,}(?:[\s\-]+\d+)+")  # digits in groups: never several choices
 NEGATIONS = "不没别无"
 ORDINAL = re.compile(r"(?:我|就)?(?:选择?|要)?第?(\d+|[零一二两三四五六七八九十]+)(?:个|号|项|条|种)?(?:吧|啊|呀)?")
+WORD_CHAR = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 TRAILING = "。.！!？?～~ "
 
@@ -61,6 +62,11 @@ def _number(token: str) -> int | None:
         if len(token) == 1:
             return CN_DIGITS[token]
     return None
+
+
+def word_chars(text: str) -> int:
+    """How many characters of words a message has: Chinese, letters, digits (no spaces, punctuation)."""
+    return len(WORD_CHAR.findall(unicodedata.normalize("NFKC", text or "")))
 
 
 def said_number(text: str) -> int | None:

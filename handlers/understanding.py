@@ -8,13 +8,11 @@ asking and giving up, and keeps the pending question in the conversation row
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import timedelta
 from typing import Callable
 
 from handlers import intents, texts
-from handlers.fields import said_number
+from handlers.fields import said_number, word_chars
 from handlers.message import Context
 from services import conversations
 
@@ -30,7 +28,6 @@ SOCIAL = frozenset({"greeting", "thanks", "ack"})
 # … but only a short message is only social: "你好，我想问一下，我爷爷是抗美援朝老兵…" is a question
 # that starts politely, and answering it with a greeting would ignore it.
 SOCIAL_MAX_CHARS = 15  # a long thanks: "谢谢你们，你们的服务真好，辛苦了" (15)
-_WORD_CHARS = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
 
 GREETING = "您好！我是双拥助手，很高兴为您服务。\n" + texts.MENU_LINES
 THANKS = "不客气，能帮上忙就好！\n" + texts.MENU_LINES
@@ -45,7 +42,7 @@ def understand(ctx: Context, act: Act, faq_answer: FaqAnswer, fallback: Reply) -
     """Sure: act. Unsure: the FAQ's keywords if they answer it (staff add topics the matcher has
     no examples for), else one question with numbered choices. Nothing close: the fallback."""
     match = intents.classify(ctx.message.text, among=intents.top_level())
-    if match is not None and (match.confident or (match.intent in SOCIAL and _is_short(ctx.message.text))):
+    if match is not None and (match.confident or (match.intent in SOCIAL and word_chars(ctx.message.text) <= SOCIAL_MAX_CHARS)):
         return act(ctx, match.intent)
     # Asking for a person is never answered with an FAQ (找个工作人员 is not 就业创业).
     answered = faq_answer(ctx, match) if match is None or match.intent != "person" else None
@@ -53,10 +50,6 @@ def understand(ctx: Context, act: Act, faq_answer: FaqAnswer, fallback: Reply) -
         return answered
     choices = [name for name in (match.intent, *match.alternatives) if name not in SOCIAL] if match else []
     return ask(ctx, choices[:MAX_CHOICES]) if choices else fallback(ctx)
-
-
-def _is_short(text: str) -> bool:
-    return len(_WORD_CHARS.findall(unicodedata.normalize("NFKC", text or ""))) <= SOCIAL_MAX_CHARS
 
 
 def ask(ctx: Context, choices: list[str]) -> str:

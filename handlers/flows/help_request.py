@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import re
-
 from handlers.forms import Answers, Field, Flow, Form, register, start
 from handlers.display import mask_mobile
-from handlers.fields import Invalid, Option, free_text, mobile, normalize, person_name
+from handlers.fields import Invalid, Option, free_text, mobile, normalize, person_name, word_chars
 from handlers.flows.common import consent_field, known_contact
 from handlers.message import Context
 from models.help_request import Urgency
@@ -108,7 +106,7 @@ def _told_already(ctx: Context) -> str | None:
         told = _description(text)
     except Invalid:
         return None
-    return told if len(re.findall(r"[0-9A-Za-z\u4e00-\u9fff]", told)) >= TOLD_MIN_CHARS else None
+    return told if word_chars(told) >= TOLD_MIN_CHARS else None
 
 
 def begin(ctx: Context) -> str:
