@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from handlers.fields import choose_many
+from handlers.flows import beneficiary
 from models import OutboxMessage
 from models.beneficiary import Beneficiary, BeneficiaryCategory, Household, RegistrationStatus
 from models.consent import ConsentRecord
@@ -253,3 +255,24 @@ def test_a_son_registering_his_father_in_his_own_words_is_recorded_as_her_child(
     for n, (said, question) in enumerate((("给我老伴登记", "请问优抚对象本人的姓名？"), ("我儿子", "请问优抚对象本人的姓名？"),
                                           ("我自己", "请问您的姓名？"))):
         new_chat(f"oRelation{n}").run([("优抚登记", START), (said, question)])
+
+
+def test_categories_as_people_name_them(new_chat, db):
+    """退伍军人 is how most people say 退役军人: it must not land on 带病回乡退伍军人 (a different
+    entitlement) because that label contains the words; 军嫂 and 在部队 are 军人家属."""
+    chat = new_chat("oCategoryWords1")
+    chat.run([
+        ("优抚登记", START), ("1", "请问您的姓名？"), ("李秀英", CATEGORIES),
+        ("烈属，也是退伍军人", "请输入联系手机号："),
+        ("13912345678", TOWNS), ("1", VILLAGES), ("3", has("详细地址")),
+        ("河口村3组12号", ID_QUESTION), ("11010519491231002X", CONSENT),
+        ("同意", has("类别：烈士遗属、退役军人")),
+        ("1", has("登记成功！")),
+    ])
+    [person] = db.scalars(select(Beneficiary))
+    with db.session() as session:
+        categories = [s.category for s in session.get(Beneficiary, person.id).statuses]
+    assert categories == [BeneficiaryCategory.MARTYR_F, BeneficiaryCategory.VETERAN]
+    said_as = {"退伍军人": ["VETERAN"], "退役士兵": ["VETERAN"], "老兵": ["VETERAN"], "我是军嫂": ["FAMILY"],
+               "我儿子在部队": ["FAMILY"], "带病回乡退伍军人": ["ILL_RETURN"], "参战的": ["WAR_TEST"]}
+    assert {said: choose_many(said, beneficiary.CATEGORIES) for said in said_as} == said_as

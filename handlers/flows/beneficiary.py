@@ -33,18 +33,19 @@ REGISTRANT = {"self": "本人", "spouse": "配偶", "child": "子女", "parent":
 # domain.md §1.2 (红军失散人员 is kept for old records only and not offered here).
 CATEGORIES = (
     Option("SOLDIER", "现役军人"),
-    Option("FAMILY", "军人家属", ("军属",)),
+    Option("FAMILY", "军人家属", ("军属", "军嫂", "在部队", "当兵")),
     Option("MARTYR_F", "烈士遗属", ("烈属",)),
     Option("DUTY_F", "因公牺牲军人遗属"),
     Option("ILL_F", "病故军人遗属"),
     Option("DISABLED", "残疾军人", ("伤残军人",)),
     Option("DEMOB_OLD", "在乡复员军人", ("复员军人",)),
-    Option("ILL_RETURN", "带病回乡退伍军人"),
-    Option("WAR_TEST", "参战参试退役人员", ("两参",)),
+    Option("ILL_RETURN", "带病回乡退伍军人", ("带病回乡",)),
+    Option("WAR_TEST", "参战参试退役人员", ("两参", "参战", "参试")),
     Option("RURAL_OLD", "60岁以上农村籍退役士兵"),
     Option("MARTYR_CHILD", "烈士老年子女"),
     Option("MILITIA", "伤残民兵民工"),
-    Option("VETERAN", "退役军人"),
+    # "退伍军人" is how most people say it: without the alias it matched 带病回乡退伍军人's label.
+    Option("VETERAN", "退役军人", ("退伍军人", "退伍", "退役", "老兵", "转业军人", "退役士兵")),
 )
 STATUS_TEXT = {
     RegistrationStatus.PENDING: "待核实",
