@@ -37,7 +37,7 @@ CATEGORIES = (
     Option("MARTYR_F", "烈士遗属", ("烈属",)),
     Option("DUTY_F", "因公牺牲军人遗属"),
     Option("ILL_F", "病故军人遗属"),
-    Option("DISABLED", "残疾军人", ("伤残军人",)),
+    Option("DISABLED", "残疾军人", ("伤残军人", "伤残", "残疾")),  # not 伤残民兵民工, whose label has 伤残
     Option("DEMOB_OLD", "在乡复员军人", ("复员军人",)),
     Option("ILL_RETURN", "带病回乡退伍军人", ("带病回乡",)),
     Option("WAR_TEST", "参战参试退役人员", ("两参", "参战", "参试")),
