@@ -274,5 +274,6 @@ def test_categories_as_people_name_them(new_chat, db):
         categories = [s.category for s in session.get(Beneficiary, person.id).statuses]
     assert categories == [BeneficiaryCategory.MARTYR_F, BeneficiaryCategory.VETERAN]
     said_as = {"退伍军人": ["VETERAN"], "退役士兵": ["VETERAN"], "老兵": ["VETERAN"], "我是军嫂": ["FAMILY"],
-               "我儿子在部队": ["FAMILY"], "带病回乡退伍军人": ["ILL_RETURN"], "参战的": ["WAR_TEST"], "伤残": ["DISABLED"], "民兵": ["MILITIA"]}
+               "我儿子在部队": ["FAMILY"], "带病回乡退伍军人": ["ILL_RETURN"], "参战的": ["WAR_TEST"],
+               "伤残": ["DISABLED"], "民兵": ["MILITIA"]}
     assert {said: choose_many(said, beneficiary.CATEGORIES) for said in said_as} == said_as
