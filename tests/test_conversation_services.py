@@ -45,6 +45,9 @@ def test_policy_questions_by_number_by_words_and_unanswered(new_chat, db):
         ("政策咨询", FAQ_MENU),
         ("我儿子在部队当义务兵，家里的优待金什么时候发", has("【义务兵优待金】")),
         ("政策咨询", FAQ_MENU),
+        # No topic's words in it, but the meaning is clear: answered as it would be outside the form.
+        ("儿子当兵家里有钱拿吗", has("【义务兵优待金】")),
+        ("政策咨询", FAQ_MENU),
         ("火星移民怎么办", "暂时没有找到相关的答复。回复“人工”，工作人员会为您解答；也可以换个说法再问。"),
         ("人工", has("已为您转接人工服务", "SY2026-000001")),
     ])

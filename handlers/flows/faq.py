@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import site
+from handlers import intents, site
 from handlers.forms import Answers, Field, Flow, Form, Stop, register, start
 from handlers.fields import Option, free_text
 from handlers.message import Context
@@ -23,7 +23,15 @@ def _topic_options(ctx: Context, _a: Answers) -> list[Option]:
 def _answer(ctx: Context, a: Answers) -> str:
     chosen = a["question"]
     entries = {f"faq:{e.id}": e for e in faq.topics(ctx.session)}
-    return answer(ctx, entries.get(chosen) or faq.match(ctx.session, chosen))
+    return answer(ctx, entries.get(chosen) or faq.match(ctx.session, chosen) or _by_meaning(ctx, chosen))
+
+
+def _by_meaning(ctx: Context, question: str) -> FaqEntry | None:
+    """No topic's words in the question ("儿子当兵家里有钱拿吗" names no 优待金): the topic the intent
+    matcher is sure of, among the built-in ones, as it would be outside this form."""
+    topics = {name for name in intents.catalog() if name.startswith("faq:")}
+    match = intents.classify(question, among=topics)
+    return faq.by_topic(ctx.session, match.intent.removeprefix("faq:")) if match and match.confident else None
 
 
 def answer(ctx: Context, entry: FaqEntry | None) -> str:
