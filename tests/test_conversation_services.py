@@ -76,6 +76,10 @@ def test_change_re_runs_the_form_with_what_we_know(new_chat, db):
         ("5", has("您能提供哪些服务？", "（当前：维修、陪护）")),
         ("1 2", has("请核对：", "姓名：张伟民", "服务：医疗、法律")),
         ("1", "已更新您的志愿者信息。回复“我的信息”可查看。"),
+        # Naming the item goes straight to it.
+        ("我的名字写错了", has("请问您的姓名？", "（当前：张伟民）")),
+        ("张伟民", has("请核对：", "姓名：张伟民")),
+        ("1", "已更新您的志愿者信息。回复“我的信息”可查看。"),
     ])
     chat.run(UP_TO_ID_KNOWN + [("11010519491231002X", has("同意")), ("同意", BENEFICIARY_SUMMARY), ("1", has("登记成功"))])
     chat.run([

@@ -42,6 +42,9 @@ def start(ctx: Context, form: Form, *, prefill: Answers | None = None, answers: 
     finished form re-opened at the "which item to change" step (修改我的信息)."""
     draft = Draft(form, Confirming(), dict(answers or {}), {k: v for k, v in (prefill or {}).items() if v})
     if edit:
+        named = named_field(ctx.message.text, editable(draft))
+        if named is not None:  # "我的手机号换了": straight to 手机, not "您要修改哪一项？"
+            return (f"{intro}\n" if intro else "") + open_for_edit(ctx, draft, named)
         return to_edit(ctx, draft, prefix=intro or "")
     head = intro if intro is not None else form.intro
     return advance(ctx, draft, prefix=f"{head}\n" if head else "", first=True)
@@ -248,6 +251,19 @@ def edit_text(draft: Draft) -> str:
     items = "\n".join(f"{n} {f.label}" for n, f in enumerate(editable(draft), start=1))
     back_to = "回到核对页" if complete(draft) else "接着填写"
     return f"您要修改哪一项？请回复序号：\n{items}\n（回复“返回”{back_to}）"
+
+
+# Other words for an item, as people name what they want to change.
+ITEM_WORDS = {"姓名": ("名字",), "手机": ("电话", "号码"), "地址": ("住址",),
+              "乡镇/街道": ("乡镇", "街道"), "村/社区": ("社区",)}
+
+
+def named_field(text: str | None, fields: list[Field]) -> Field | None:
+    """The one item a message names ("手机号换了" names 手机), if it names exactly one."""
+    if not text:
+        return None
+    named = [f for f in fields if any(w in text for w in (f.label, *ITEM_WORDS.get(f.label, ())))]
+    return named[0] if len(named) == 1 else None
 
 
 def to_edit(ctx: Context, draft: Draft, prefix: str = "") -> str:
