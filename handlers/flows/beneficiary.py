@@ -33,7 +33,7 @@ REGISTRANT = {"self": "本人", "spouse": "配偶", "child": "子女", "parent":
 # domain.md §1.2 (红军失散人员 is kept for old records only and not offered here).
 CATEGORIES = (
     Option("SOLDIER", "现役军人"),
-    Option("FAMILY", "军人家属", ("军属", "军嫂", "在部队", "当兵")),
+    Option("FAMILY", "军人家属", ("军属", "军嫂", "在部队")),  # not 当兵: "我以前当兵的" is a veteran
     Option("MARTYR_F", "烈士遗属", ("烈属",)),
     Option("DUTY_F", "因公牺牲军人遗属"),
     Option("ILL_F", "病故军人遗属"),
