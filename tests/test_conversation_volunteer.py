@@ -270,3 +270,15 @@ def test_a_name_spaced_to_be_read_and_skills_said_in_own_words(new_chat, db):
         ("周末都行", CONSENT),
         ("同意", has("姓名：张建华", "服务：维修、驾驶", "时间：周末")),
     ])
+
+
+def test_wait_a_moment_keeps_the_form_and_not_knowing_explains_the_question(new_chat, clock):
+    chat = new_chat("oVolunteerLater1")
+    chat.run([
+        ("志愿者报名", has("请问您的姓名？")),
+        ("张伟民", "张伟民您好！请输入您的手机号："),
+        ("等一下", "好的，不着急。已填的内容为您保留30分钟，回来后接着回答这一题就行：\n张伟民您好！请输入您的手机号："),
+        ("这个是什么意思", has("请输入您的手机号", "回复“返回”回到上一步")),
+    ])
+    clock.advance(minutes=25)  # back from fetching the phone: the form is still open
+    chat.run([("13912345678", TOWNS)])

@@ -1,4 +1,4 @@
-"""Inside a form, what a message means besides an answer: 取消, 返回, 修改, 人工 or 帮助,
+"""Inside a form, what a message means besides an answer: 取消, 返回, 修改, 人工, 帮助 or 等一下,
 in the words people use ("不填了", "上一个填错了", "我要改一下", "找个工作人员").
 
 `control_of` is the one place that decides: a table of plain command phrases first, then
@@ -28,7 +28,11 @@ PHRASES: dict[str, tuple[str, ...]] = {
     "person": ("人工", "转人工", "人工服务", "人工客服", "找人", "找工作人员", "工作人员", "真人", "客服",
                "找个工作人员", "找个人", "帮我找个人", "叫人帮我", "我要找人", "我要人工", "有人吗"),
     "help": ("帮助", "help", "?", "？", "菜单", "怎么填", "不会填", "怎么弄", "看不懂", "不懂", "不明白",
-             "这是什么意思", "什么意思", "怎么办"),
+             "这是什么意思", "什么意思", "怎么办", "这个是什么意思", "是什么意思", "不知道", "不清楚", "不太懂"),
+    # Not now, not never: someone fetching the ID card or asking a grandchild (phrases only).
+    "later": ("等会再弄", "等会儿再弄", "等会再填", "等会儿再填", "等一下", "等一会", "等一会儿", "等等", "稍等",
+              "待会", "待会儿", "待会再填", "晚点再填", "回头再填", "回头再弄", "一会再填", "一会儿再填",
+              "我去拿身份证", "我找一下身份证", "我去找身份证"),
 }
 _BY_PHRASE = {phrase: name for name, phrases in PHRASES.items() for phrase in phrases}
 _POLITE = "吧啊呀呢哦噢嘛啦了"  # 语气词 at the end: "算了吧", "我要改一下啊"
@@ -43,7 +47,7 @@ def _intents():
 
 
 def control_of(text: str, *, prose: bool = False) -> str | None:
-    """"cancel", "back", "edit", "person", "help", or None when the text is no command.
+    """"cancel", "back", "edit", "person", "help", "later", or None when the text is no command.
     `prose`: the question takes free sentences, where command words also occur as content."""
     word = normalize(text)
     if not word or len(word) > LONGEST_COMMAND:

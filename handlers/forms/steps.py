@@ -303,10 +303,21 @@ def explain(ctx: Context) -> str:
     )
 
 
+@stoppable
+def later(ctx: Context) -> str:
+    """等一下 in the middle of a form: nothing is lost; the form's time starts again now."""
+    draft = load(ctx)
+    minutes = int(timeout(ctx).total_seconds() // 60)
+    text = engine.prompt(ctx, draft)
+    save(ctx, draft)
+    return f"好的，不着急。已填的内容为您保留{minutes}分钟，回来后接着回答这一题就行：\n{text}"
+
+
 CONTROLS: dict[str, Callable[[Context, Host], str | None]] = {
     "cancel": lambda ctx, host: cancel(ctx),
     "back": lambda ctx, host: back(ctx),
     "edit": lambda ctx, host: edit(ctx),
     "help": lambda ctx, host: explain(ctx),
+    "later": lambda ctx, host: later(ctx),
     "person": lambda ctx, host: host.hand_over(ctx),
 }
