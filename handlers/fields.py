@@ -74,6 +74,11 @@ def said_number(text: str) -> int | None:
     return _number(normalize(text))
 
 
+def by_words(text: str, options: Sequence[Option]) -> Option | None:
+    """The one option a message names in words (no numbers): "我的手机号换了" names 手机."""
+    return _by_words(normalize(text), options)
+
+
 def _by_words(token: str, options: Sequence[Option]) -> Option | None:
     exact = [o for o in options if token == o.label or token in o.aliases]
     if exact:

@@ -10,7 +10,7 @@ import functools
 from typing import Any, Callable, Sequence
 
 from handlers.display import shorten
-from handlers.fields import Invalid, Option, choose, choose_many
+from handlers.fields import Invalid, Option, by_words, choose, choose_many
 from handlers.forms.model import Answers, Field, Form, Stop
 from handlers.forms.state import (Asking, ChoosingEdit, Confirming, ConfirmingSwitch, Draft, Offering, Shown, Step,
                                   end, save)
@@ -42,9 +42,9 @@ def start(ctx: Context, form: Form, *, prefill: Answers | None = None, answers: 
     finished form re-opened at the "which item to change" step (修改我的信息)."""
     draft = Draft(form, Confirming(), dict(answers or {}), {k: v for k, v in (prefill or {}).items() if v})
     if edit:
-        named = named_field(ctx.message.text, editable(draft))
+        named = by_words(ctx.message.text or "", edit_options(draft))
         if named is not None:  # "我的手机号换了": straight to 手机, not "您要修改哪一项？"
-            return (f"{intro}\n" if intro else "") + open_for_edit(ctx, draft, named)
+            return (f"{intro}\n" if intro else "") + open_for_edit(ctx, draft, draft.form.field(named.value))
         return to_edit(ctx, draft, prefix=intro or "")
     head = intro if intro is not None else form.intro
     return advance(ctx, draft, prefix=f"{head}\n" if head else "", first=True)
@@ -258,12 +258,9 @@ ITEM_WORDS = {"姓名": ("名字",), "手机": ("电话", "号码"), "地址": (
               "乡镇/街道": ("乡镇", "街道"), "村/社区": ("社区",)}
 
 
-def named_field(text: str | None, fields: list[Field]) -> Field | None:
-    """The one item a message names ("手机号换了" names 手机), if it names exactly one."""
-    if not text:
-        return None
-    named = [f for f in fields if any(w in text for w in (f.label, *ITEM_WORDS.get(f.label, ())))]
-    return named[0] if len(named) == 1 else None
+def edit_options(draft: Draft) -> list[Option]:
+    """The 修改 list as options: by number, by label, or by another word for the item."""
+    return [Option(f.key, f.label, ITEM_WORDS.get(f.label, ())) for f in editable(draft)]
 
 
 def to_edit(ctx: Context, draft: Draft, prefix: str = "") -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from handlers.fields import Invalid, Option, choose, normalize
+from handlers.fields import Invalid, choose, normalize
 from handlers.forms import engine
 from handlers.forms.controls import control_of
 from handlers.forms.engine import stoppable
@@ -132,9 +132,8 @@ def on_confirming(ctx: Context, draft: Draft, message, _host: Host) -> str:
 
 
 def on_choosing_edit(ctx: Context, draft: Draft, message, _host: Host) -> str:
-    fields = engine.editable(draft)
     try:
-        key = choose(message.text if message.msg_type == "text" else "", [Option(f.key, f.label) for f in fields])
+        key = choose(message.text if message.msg_type == "text" else "", engine.edit_options(draft))
     except Invalid as invalid:
         return f"{invalid.message}\n{engine.edit_text(draft)}"
     return engine.open_for_edit(ctx, draft, draft.form.field(key))
@@ -195,7 +194,7 @@ def _is_an_answer(ctx: Context, draft: Draft, text: str) -> bool:
         return word in KEEP_WORDS + REDO_WORDS
     if isinstance(step, ChoosingEdit):
         try:
-            choose(text, [Option(f.key, f.label) for f in engine.editable(draft)])
+            choose(text, engine.edit_options(draft))
         except Invalid:
             return False
         return True
